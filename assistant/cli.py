@@ -1,0 +1,167 @@
+"""The command line: ingest, documents, delete, ask, serve. Errors become one line on stderr and a
+non-zero exit code here, at the edge."""
+
+import argparse
+import json
+import sys
+import time
+
+from assistant.errors import AssistantError
+from assistant.settings import Settings
+
+
+def _settings(args) -> Settings:
+    overrides = {"data_dir": args.data_dir}
+    for name in ("host", "port", "answer_mode"):
+        overrides[name] = getattr(args, name, None)
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _index(settings):
+    from index.store import ArticleIndex
+
+    return ArticleIndex.from_settings(settings)
+
+
+def cmd_ingest(args) -> int:
+    from index.ingest import ingest
+    from index.loaders import load_paths, load_stream
+
+    settings = _settings(args)
+    index = _index(settings)
+    paths = [p for p in args.paths if p != "-"]
+    items = load_paths(paths)
+    if "-" in args.paths or not args.paths:
+        items = _chain(items, load_stream(sys.stdin, fmt=args.format))
+    summary = ingest(index, items, batch_size=settings.ingest_batch_size, progress=None if not args.quiet else False,
+                     report=lambda message: print(f"error: {message}", file=sys.stderr))
+    if args.json:
+        print(json.dumps(summary.as_dict(), indent=2))
+    else:
+        print(summary.line())
+    return 0 if summary.ok else 1
+
+
+def _chain(*iterables):
+    for iterable in iterables:
+        yield from iterable
+
+
+def cmd_documents(args) -> int:
+    docs = _index(_settings(args)).documents()
+    if args.json:
+        print(json.dumps([{k: d[k] for k in ("doc_id", "title", "source", "published", "passages")} for d in docs], indent=2))
+        return 0
+    if not docs:
+        print("no documents; add some with: python app.py ingest PATH")
+    for d in docs:
+        print(f"{d['doc_id']}  {d['passages']:>4} passages  {d['published'] or '----------'}  {d['title'][:70]}")
+    return 0
+
+
+def cmd_delete(args) -> int:
+    index = _index(_settings(args))
+    missing = [doc_id for doc_id in args.doc_ids if not index.delete(doc_id)]
+    for doc_id in missing:
+        print(f"error: no document with id {doc_id!r} (see: python app.py documents)", file=sys.stderr)
+    deleted = len(args.doc_ids) - len(missing)
+    print(f"deleted {deleted} document(s)")
+    return 1 if missing else 0
+
+
+def _print_answer(result: dict) -> None:
+    if result["standalone_question"] != result["question"]:
+        print(f"(searched for: {result['standalone_question']})")
+    print(result["answer"])
+    if result["short_answer"]:
+        print(f"short answer: {result['short_answer']}")
+    for c in result["citations"]:
+        print(f"  [{c['n']}] {c['title']} ({c['source']}{', ' + c['published'] if c['published'] else ''})")
+        print(f"      \"{c['evidence']}\"")
+    print(f"  ({result['mode']}, {result['timings']['total_ms']:.0f} ms)")
+
+
+def cmd_ask(args) -> int:
+    from assistant.engine import AnswerEngine
+    from index.ingest import ensure_sample
+
+    settings = _settings(args)
+    engine = AnswerEngine.from_settings(settings)
+    if ensure_sample(engine.retriever.index, settings.sample_path):
+        print(f"the index was empty: indexed the bundled sample from {settings.sample_path}", file=sys.stderr)
+    questions = [args.question] if args.question else (line.strip() for line in sys.stdin)
+    history: list = []
+    status = 0
+    for question in questions:
+        if not question:
+            continue
+        try:
+            result = engine.ask(question, history=history if args.follow_up else None, k=args.k)
+        except AssistantError as exc:
+            print(json.dumps({"question": question, "error": str(exc)}) if args.json else f"error: {exc}")
+            status = 1
+            continue
+        if args.follow_up:
+            history.append([question, result["answer"]])
+        if args.json:
+            print(json.dumps(result, ensure_ascii=False), flush=True)
+        else:
+            _print_answer(result)
+            print(flush=True)
+    return status
+
+
+def cmd_serve(args) -> int:
+    from assistant.server import serve
+
+    serve(_settings(args))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="app.py", description="Answer questions about news articles, with citations.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name, func, help_text):
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--data-dir", help="index folder (default: ./data, or NEWSQA_DATA_DIR)")
+        p.set_defaults(func=func)
+        return p
+
+    p = command("ingest", cmd_ingest, "Add articles from files, directories (recursive) or '-' for stdin.")
+    p.add_argument("paths", nargs="*", help=".txt .md .html .csv .jsonl .json files or directories; '-' or nothing reads stdin")
+    p.add_argument("--format", choices=["txt", "md", "html", "csv", "jsonl", "json"], help="format of stdin (sniffed when omitted)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = command("documents", cmd_documents, "List indexed documents with their passage counts.")
+    p.add_argument("--json", action="store_true", help="print a JSON list (doc_id, title, source, published, passages)")
+
+    p = command("delete", cmd_delete, "Delete documents by id.")
+    p.add_argument("doc_ids", nargs="+", metavar="DOC_ID")
+
+    p = command("ask", cmd_ask, "Answer a question; with no question, answer each line of stdin in turn.")
+    p.add_argument("question", nargs="?", help="the question (omit to read questions from stdin, one per line)")
+    p.add_argument("--json", action="store_true", help="print the answer contract as JSON (one object per line)")
+    p.add_argument("--k", type=int, help="passages to retrieve")
+    p.add_argument("--mode", dest="answer_mode", choices=["extractive", "openai", "llamacpp"], help="answer mode")
+    p.add_argument("--follow-up", action="store_true", help="treat stdin questions as one conversation")
+
+    p = command("serve", cmd_serve, "Start the chat page and the APIs on one server.")
+    p.add_argument("--host", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 7860)")
+    p.add_argument("--mode", dest="answer_mode", choices=["extractive", "openai", "llamacpp"], help="answer mode")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    started = time.perf_counter()
+    try:
+        return args.func(args)
+    except AssistantError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"interrupted after {time.perf_counter() - started:.1f}s; run the same command again to finish", file=sys.stderr)
+        return 130

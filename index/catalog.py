@@ -1,0 +1,209 @@
+"""The catalog: a SQLite file that is the source of truth for what is in the index.
+
+It holds the committed documents (with their full text, for citations), their passages, a BM25 lexical
+index over the passages (FTS5; Chroma's own sparse index does not run in local mode), and a small
+journal of Chroma writes that may need undoing after a crash. A document becomes visible to queries
+in one SQLite transaction, so a half-written document is never seen; see `index/store.py`.
+"""
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from index.documents import Article, Passage
+from index.text import content_tokens, search_tokens
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY,
+    version TEXT NOT NULL,
+    title TEXT NOT NULL,
+    source TEXT NOT NULL,
+    published TEXT,
+    author TEXT,
+    subject TEXT,
+    text TEXT NOT NULL,
+    passages INTEGER NOT NULL,
+    ingested_at TEXT NOT NULL DEFAULT (datetime('now'))
+);
+CREATE TABLE IF NOT EXISTS passages (
+    rowid INTEGER PRIMARY KEY,
+    passage_id TEXT UNIQUE NOT NULL,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    sentences TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_doc ON passages(doc_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(terms, tokenize='porter unicode61');
+-- Chroma writes not yet matched by a committed catalog state: after a crash, `store.reconcile`
+-- removes the passages of (doc_id, version) from Chroma unless that version is the committed one.
+CREATE TABLE IF NOT EXISTS pending_vectors (
+    doc_id TEXT NOT NULL,
+    version TEXT NOT NULL,
+    PRIMARY KEY (doc_id, version)
+);
+"""
+
+
+class Catalog:
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._local = threading.local()
+        with self._conn() as conn:
+            conn.executescript(SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        """One connection per thread: the server answers from a thread pool."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+        return conn
+
+    # --- writes -------------------------------------------------------------------------------
+
+    def committed_version(self, doc_id: str) -> str | None:
+        row = self._conn().execute("SELECT version FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        return row["version"] if row else None
+
+    def mark_pending(self, doc_id: str, version: str) -> None:
+        self._conn().execute("INSERT OR IGNORE INTO pending_vectors VALUES (?, ?)", (doc_id, version))
+
+    def commit_document(self, article: Article, passages: list[Passage], old_version: str | None) -> None:
+        """Replace the document and its lexical entries in one transaction; the old version's
+        vectors become pending removal in the same transaction."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._delete_rows(conn, article.doc_id)
+            conn.execute(
+                "INSERT INTO documents (doc_id, version, title, source, published, author, subject, text, passages)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (article.doc_id, article.version, article.title, article.source, article.published,
+                 article.author, article.subject, article.text, len(passages)),
+            )
+            for passage in passages:
+                cursor = conn.execute(
+                    "INSERT INTO passages (passage_id, doc_id, idx, start, end, text, sentences) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (passage.passage_id, passage.doc_id, passage.index, passage.start, passage.end,
+                     passage.text, passage.sentences_json()),
+                )
+                terms = " ".join(search_tokens(f"{article.title}\n{passage.text}"))
+                conn.execute("INSERT INTO passages_fts (rowid, terms) VALUES (?, ?)", (cursor.lastrowid, terms))
+            conn.execute("DELETE FROM pending_vectors WHERE doc_id = ? AND version = ?", (article.doc_id, article.version))
+            if old_version and old_version != article.version:
+                conn.execute("INSERT OR IGNORE INTO pending_vectors VALUES (?, ?)", (article.doc_id, old_version))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def delete_document(self, doc_id: str) -> str | None:
+        """Remove a document from the catalog; its vectors become pending removal. Returns its version."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute("SELECT version FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+            if row:
+                self._delete_rows(conn, doc_id)
+                conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+                conn.execute("INSERT OR IGNORE INTO pending_vectors VALUES (?, ?)", (doc_id, row["version"]))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return row["version"] if row else None
+
+    @staticmethod
+    def _delete_rows(conn: sqlite3.Connection, doc_id: str) -> None:
+        conn.execute("DELETE FROM passages_fts WHERE rowid IN (SELECT rowid FROM passages WHERE doc_id = ?)", (doc_id,))
+        conn.execute("DELETE FROM passages WHERE doc_id = ?", (doc_id,))
+        conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+
+    def pending(self) -> list[tuple[str, str]]:
+        return [(r["doc_id"], r["version"]) for r in self._conn().execute("SELECT doc_id, version FROM pending_vectors")]
+
+    def clear_pending(self, doc_id: str, version: str) -> None:
+        self._conn().execute("DELETE FROM pending_vectors WHERE doc_id = ? AND version = ?", (doc_id, version))
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def documents(self) -> list[dict]:
+        rows = self._conn().execute(
+            "SELECT doc_id, title, source, published, author, subject, passages, ingested_at FROM documents ORDER BY ingested_at, title"
+        )
+        return [dict(row) for row in rows]
+
+    def document(self, doc_id: str) -> dict | None:
+        row = self._conn().execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        return dict(row) if row else None
+
+    def count(self) -> tuple[int, int]:
+        conn = self._conn()
+        docs = conn.execute("SELECT count(*) FROM documents").fetchone()[0]
+        passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+        return docs, passages
+
+    def passage_ids(self) -> set[str]:
+        return {row[0] for row in self._conn().execute("SELECT passage_id FROM passages")}
+
+    def passages(self, passage_ids: Iterable[str]) -> dict[str, dict]:
+        """Committed passages with their document's metadata, by id; ids not committed are absent."""
+        ids = list(passage_ids)
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._conn().execute(
+            "SELECT p.passage_id, p.doc_id, p.idx, p.start, p.end, p.text, p.sentences,"
+            " d.title, d.source, d.published, d.version FROM passages p JOIN documents d USING (doc_id)"
+            f" WHERE p.passage_id IN ({marks})",
+            ids,
+        )
+        out = {}
+        for row in rows:
+            item = dict(row)
+            item["sentences"] = [tuple(pair) for pair in json.loads(item["sentences"])]
+            out[item["passage_id"]] = item
+        return out
+
+    def lexical_search(self, query: str, limit: int, sources: list[str] | None = None,
+                       published_from: str | None = None, published_to: str | None = None) -> list[tuple[str, float]]:
+        """BM25 over passage terms: (passage_id, score) best first, score higher is better."""
+        terms = sorted(set(content_tokens(query)))
+        if not terms:
+            return []
+        match = " OR ".join(f'"{term}"' for term in terms)
+        sql = (
+            "SELECT p.passage_id, bm25(passages_fts) AS rank FROM passages_fts"
+            " JOIN passages p ON p.rowid = passages_fts.rowid JOIN documents d ON d.doc_id = p.doc_id"
+            " WHERE passages_fts MATCH ?"
+        )
+        params: list = [match]
+        if sources:
+            sql += f" AND d.source IN ({','.join('?' * len(sources))})"
+            params += sources
+        if published_from:
+            sql += " AND d.published >= ?"
+            params.append(published_from)
+        if published_to:
+            sql += " AND d.published <= ?"
+            params.append(published_to)
+        sql += " ORDER BY rank LIMIT ?"
+        params.append(limit)
+        return [(row[0], -row[1]) for row in self._conn().execute(sql, params)]
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None

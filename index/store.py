@@ -1,0 +1,141 @@
+"""The article index: the SQLite catalog (documents, passages, lexical index) and Chroma (vectors),
+kept consistent through crashes.
+
+Write order for a batch of articles:
+  1. catalog: record (doc_id, new version) as pending vectors;
+  2. Chroma: upsert the new version's passages (ids carry the version, so old passages are untouched);
+  3. catalog, one transaction per article: swap in the new passages and lexical entries, and mark the
+     old version's vectors pending removal;
+  4. Chroma: delete pending versions that are not committed, then clear them from the journal.
+A `kill -9` anywhere leaves, at worst, Chroma vectors whose version the catalog does not commit:
+queries never see them (dense hits are joined to committed passages) and the next `reconcile()`
+(run at the start of every ingest) deletes them.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from index.catalog import Catalog
+from index.chunker import chunk_article
+from index.documents import Article, Passage
+from index.text import repair_wire_text
+from index.vectors import VectorStore, make_client
+
+
+@dataclass
+class Filters:
+    sources: list[str] | None = None
+    published_from: str | None = None  # ISO dates, inclusive
+    published_to: str | None = None
+
+    def as_kwargs(self) -> dict:
+        return {"sources": self.sources, "published_from": self.published_from, "published_to": self.published_to}
+
+
+@dataclass
+class Outcome:
+    doc_id: str
+    title: str
+    status: str  # added | replaced | unchanged
+    passages: int
+
+
+class ArticleIndex:
+    def __init__(self, catalog: Catalog, vectors: VectorStore, embeddings,
+                 passage_sentences: int = 4, passage_overlap: int = 1, passage_max_chars: int = 900):
+        self.catalog = catalog
+        self.vectors = vectors
+        self.embeddings = embeddings
+        self.chunking = {"sentences_per_passage": passage_sentences, "overlap": passage_overlap, "max_chars": passage_max_chars}
+
+    @classmethod
+    def from_settings(cls, settings, embeddings=None) -> "ArticleIndex":
+        from index.embeddings import make_embeddings
+
+        data_dir = Path(settings.data_dir)
+        client = make_client(data_dir, settings.chroma_host, settings.chroma_port)
+        return cls(
+            Catalog(data_dir / "catalog.sqlite3"),
+            VectorStore(client, settings.collection),
+            embeddings or make_embeddings(settings),
+            settings.passage_sentences,
+            settings.passage_overlap,
+            settings.passage_max_chars,
+        )
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def reconcile(self) -> int:
+        """Remove vectors left by an interrupted write. Returns how many (doc, version) pairs were cleaned."""
+        cleaned = 0
+        for doc_id, version in self.catalog.pending():
+            if self.catalog.committed_version(doc_id) != version:
+                self.vectors.delete_version(doc_id, version)
+            self.catalog.clear_pending(doc_id, version)
+            cleaned += 1
+        return cleaned
+
+    def add(self, articles: Iterable[Article]) -> list[Outcome]:
+        """Index a batch of articles; unchanged ones cost one catalog look-up and nothing else."""
+        latest: dict[str, Article] = {}
+        for article in articles:
+            latest[article.doc_id] = article  # the same identity twice in a batch: the last one wins
+        outcomes: list[Outcome] = []
+        work: list[tuple[Article, str | None, list[Passage]]] = []
+        for article in latest.values():
+            committed = self.catalog.committed_version(article.doc_id)
+            if committed == article.version:
+                outcomes.append(Outcome(article.doc_id, article.title, "unchanged", 0))
+                continue
+            work.append((article, committed, chunk_article(article, **self.chunking)))
+        if not work:
+            return outcomes
+
+        texts = [self.embedding_text(article, p) for article, _, passages in work for p in passages]
+        vectors = self.embeddings.encode(texts) if hasattr(self.embeddings, "encode") else np.asarray(
+            self.embeddings.embed_documents(texts), dtype=np.float32)
+
+        for article, _, _ in work:
+            self.catalog.mark_pending(article.doc_id, article.version)
+        row = 0
+        for article, _, passages in work:
+            self.vectors.add(passages, vectors[row : row + len(passages)], article.metadata())
+            row += len(passages)
+        for article, committed, passages in work:
+            self.catalog.commit_document(article, passages, committed)
+            outcomes.append(Outcome(article.doc_id, article.title, "replaced" if committed else "added", len(passages)))
+        self.reconcile()
+        return outcomes
+
+    @staticmethod
+    def embedding_text(article: Article, passage: Passage) -> str:
+        return f"{article.title}\n{repair_wire_text(passage.text)}"
+
+    def delete(self, doc_id: str) -> bool:
+        version = self.catalog.delete_document(doc_id)
+        self.reconcile()
+        return version is not None
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def documents(self) -> list[dict]:
+        return self.catalog.documents()
+
+    def document(self, doc_id: str) -> dict | None:
+        return self.catalog.document(doc_id)
+
+    def is_empty(self) -> bool:
+        return self.catalog.count()[0] == 0
+
+    def dense_search(self, vector: np.ndarray, limit: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        return self.vectors.search(vector, limit, **(filters or Filters()).as_kwargs())
+
+    def lexical_search(self, query: str, limit: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        return self.catalog.lexical_search(query, limit, **(filters or Filters()).as_kwargs())
+
+    def passages(self, passage_ids: Iterable[str]) -> dict[str, dict]:
+        """Committed passages only: ids of half-written or replaced versions are dropped here."""
+        return self.catalog.passages(passage_ids)

@@ -1,0 +1,62 @@
+"""kill -9 a real ingest process at several points, run it again, and check the index is consistent."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+from assistant.settings import Settings
+from index.store import ArticleIndex
+
+from conftest import ROOT, SAMPLE
+
+
+def write_articles(folder, count):
+    sentences = [s for s in SAMPLE.read_text().split("\n") if s]
+    rng = random.Random(7)
+    folder.mkdir()
+    for i in range(count):
+        body = " ".join(rng.sample(sentences, 12))
+        (folder / f"article_{i:04d}.txt").write_text(f"Story number {i}\n{body}\n")
+
+
+def run_ingest(articles, data_dir, env):
+    return subprocess.Popen([sys.executable, str(ROOT / "app.py"), "ingest", str(articles), "--data-dir", str(data_dir), "--quiet", "--json"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_kill_9_during_ingest_then_rerun_is_consistent(tmp_path):
+    articles, data_dir = tmp_path / "articles", tmp_path / "data"
+    write_articles(articles, 400)
+    env = {**os.environ, "NEWSQA_EMBEDDING_MODEL": "hash", "NEWSQA_INGEST_BATCH_SIZE": "8"}
+    kills = 0
+    for delay in (1.5, 2.5, 3.5):
+        process = run_ingest(articles, data_dir, env)
+        time.sleep(delay)
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            kills += 1
+        process.wait()
+    assert kills >= 1, "ingest finished before it could be killed; give it more articles"
+
+    index = ArticleIndex.from_settings(Settings(data_dir=data_dir, embedding_model="hash", _env_file=None))
+    partial = len(index.documents())
+    assert partial < 400
+
+    final = run_ingest(articles, data_dir, env)
+    out, err = final.communicate(timeout=300)
+    assert final.returncode == 0, err
+    summary = json.loads(out)
+    assert summary["added"] + summary["unchanged"] == 400 and summary["failed"] == 0
+
+    index = ArticleIndex.from_settings(Settings(data_dir=data_dir, embedding_model="hash", _env_file=None))
+    docs = index.documents()
+    assert len(docs) == 400
+    chroma_ids = index.vectors.ids()
+    assert len(chroma_ids) == len(set(chroma_ids))
+    assert set(chroma_ids) == index.catalog.passage_ids()
+    assert sum(d["passages"] for d in docs) == len(chroma_ids)
+    assert index.catalog.pending() == []

@@ -1,0 +1,53 @@
+"""The index with its real parts: the bundled MiniLM, embedded Chroma, and a `chroma run` server."""
+
+import pytest
+
+from assistant.retriever import HybridRetriever
+from assistant.settings import Settings
+from index.documents import Article
+from index.loaders import load_paths
+from index.store import ArticleIndex
+
+from conftest import SAMPLE
+
+
+def sample_article() -> Article:
+    [article] = list(load_paths([SAMPLE]))
+    return article
+
+
+@pytest.fixture(params=["embedded", "server"])
+def real_index(request, tmp_path, minilm):
+    if request.param == "server":
+        host, port = request.getfixturevalue("chroma_server")
+        settings = Settings(data_dir=tmp_path, chroma_host=host, chroma_port=port, collection=f"t{abs(hash(tmp_path)) % 10**8}", _env_file=None)
+    else:
+        settings = Settings(data_dir=tmp_path, _env_file=None)
+    return ArticleIndex.from_settings(settings, embeddings=minilm)
+
+
+def test_ingest_reingest_replace_delete(real_index):
+    article = sample_article()
+    [added] = real_index.add([article])
+    assert added.status == "added" and added.passages > 5
+    assert [o.status for o in real_index.add([article])] == ["unchanged"]
+    assert real_index.vectors.count() == added.passages
+
+    edited = Article(article.text + "\nA new closing sentence about reconstruction.", article.title, article.source, key=article.key)
+    [replaced] = real_index.add([edited])
+    assert replaced.status == "replaced"
+    assert set(real_index.vectors.ids()) == real_index.catalog.passage_ids()
+    assert real_index.vectors.count() == replaced.passages
+
+    assert real_index.delete(article.doc_id)
+    assert real_index.vectors.count() == 0 and real_index.documents() == []
+
+
+def test_hybrid_retrieval_finds_the_named_person(real_index):
+    real_index.add([sample_article()])
+    retriever = HybridRetriever(index=real_index, k=3)
+    documents = retriever.invoke("Who is Talal Selo?")
+    assert any("SDF spokesman Talal Selo told Reuters" in d.page_content for d in documents)
+    for d in documents:
+        text = real_index.document(d.metadata["doc_id"])["text"]
+        assert text[d.metadata["start"] : d.metadata["end"]] == d.page_content

@@ -1,0 +1,92 @@
+"""The index with the fake embedding: idempotence, replacement, deletion, lexical search, filters."""
+
+import pytest
+
+from index.documents import Article
+from index.store import Filters
+
+
+def article(text, key="a", title="Title", published=None, source=None):
+    return Article(text=text, title=title, source=source or key, published=published, key=key)
+
+
+def consistent(index):
+    catalog_ids = index.catalog.passage_ids()
+    chroma_ids = index.vectors.ids()
+    assert len(chroma_ids) == len(set(chroma_ids)), "duplicate vectors"
+    assert set(chroma_ids) == catalog_ids, "vector and lexical indexes disagree"
+    assert index.catalog.pending() == []
+    return len(catalog_ids)
+
+
+def test_same_article_twice_adds_nothing(fake_index):
+    a = article("The council brokered the deal. Elders agreed to it. The fighters left.")
+    first = fake_index.add([a])
+    second = fake_index.add([a])
+    assert [o.status for o in first] == ["added"]
+    assert [o.status for o in second] == ["unchanged"]
+    assert consistent(fake_index) == first[0].passages
+
+
+def test_changed_article_replaces_old_passages_everywhere(fake_index):
+    fake_index.add([article("Old text about apples. " * 3 + "Bananas are yellow.")])
+    outcome = fake_index.add([article("New text about cherries. Grapes are purple.")])
+    assert outcome[0].status == "replaced"
+    consistent(fake_index)
+    assert fake_index.lexical_search("apples", 5) == []
+    assert fake_index.lexical_search("cherries", 5)
+    docs = fake_index.documents()
+    assert len(docs) == 1 and docs[0]["passages"] == outcome[0].passages
+
+
+def test_delete_removes_from_both_indexes(fake_index):
+    a, b = article("Alpha story here.", key="a"), article("Beta story here.", key="b")
+    fake_index.add([a, b])
+    assert fake_index.delete(a.doc_id) is True
+    assert fake_index.delete(a.doc_id) is False
+    assert consistent(fake_index) == 1
+    assert [d["doc_id"] for d in fake_index.documents()] == [b.doc_id]
+
+
+def test_lexical_search_is_robust_to_stripped_apostrophes(fake_index):
+    fake_index.add([article("U.S.-backed militias launched the final assault on Syria s Raqqa on Sunday.")])
+    hits = fake_index.lexical_search("What happened in Syria's Raqqa?", 5)
+    assert len(hits) == 1
+    assert fake_index.lexical_search("the of and", 5) == []
+
+
+def test_filters_by_source_and_date(fake_index):
+    fake_index.add([
+        article("Storm hits the coast.", key="x", source="wire-a", published="2023-01-05"),
+        article("Storm hits the city.", key="y", source="wire-b", published="2023-03-01"),
+    ])
+    vector = fake_index.embeddings.encode(["storm"])[0]
+    for search in (lambda f: fake_index.lexical_search("storm", 5, f), lambda f: fake_index.dense_search(vector, 5, f)):
+        assert len(search(None)) == 2
+        only_a = fake_index.passages(pid for pid, _ in search(Filters(sources=["wire-a"])))
+        assert {p["source"] for p in only_a.values()} == {"wire-a"}
+        late = fake_index.passages(pid for pid, _ in search(Filters(published_from="2023-02-01")))
+        assert {p["published"] for p in late.values()} == {"2023-03-01"}
+        assert search(Filters(published_to="2022-12-31")) == []
+
+
+def test_uncommitted_vectors_are_invisible_and_reconciled(fake_index):
+    """A crash between the Chroma write and the catalog commit leaves vectors nobody sees."""
+    from index.chunker import chunk_article
+
+    a = article("Half written story about volcanoes.")
+    passages = chunk_article(a)
+    fake_index.catalog.mark_pending(a.doc_id, a.version)
+    fake_index.vectors.add(passages, fake_index.embeddings.encode([p.text for p in passages]), a.metadata())
+    hits = fake_index.dense_search(fake_index.embeddings.encode(["volcanoes"])[0], 5)
+    assert hits and fake_index.passages(pid for pid, _ in hits) == {}
+    assert fake_index.reconcile() == 1
+    consistent(fake_index)
+    assert fake_index.vectors.count() == 0
+
+
+@pytest.mark.parametrize("bad", ["", "   \n  "])
+def test_article_without_sentences_indexes_no_passage(fake_index, bad):
+    outcome = fake_index.add([article(bad or " ", key="empty")])
+    assert outcome[0].passages == 0
+    consistent(fake_index)
