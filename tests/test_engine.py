@@ -1,0 +1,85 @@
+"""The engine's contract with fake parts handed in (STYLE: pass parts in, with defaults)."""
+
+import pytest
+from langchain_core.documents import Document
+
+from assistant.answerers import NOT_FOUND, Draft, Evidence
+from assistant.condense import rule_based
+from assistant.engine import AnswerEngine
+from assistant.errors import BadInput
+
+TEXT = "Intro sentence here. The agreement was brokered by the council and tribal elders. Closing line."
+
+
+class FakeRetriever:
+    def __init__(self):
+        self.searched = []
+
+    def embed_question(self, question):
+        return None
+
+    def search(self, question, k=None, filters=None, question_vector=None):
+        self.searched.append(question)
+        start = TEXT.index("The agreement")
+        end = TEXT.index(" Closing")
+        return [Document(page_content=TEXT[start:end + 15], metadata={
+            "doc_id": "d1", "title": "T", "source": "s", "published": None, "start": start, "end": end + 15,
+            "sentences": [(start, end), (end + 1, end + 15)]})]
+
+
+class FakeAnswerer:
+    mode = "extractive"
+
+    def __init__(self, confidence):
+        self.confidence = confidence
+
+    def stream(self, question, passages, question_vector=None):
+        start = TEXT.index("The agreement")
+        end = TEXT.index(" Closing")
+        yield "ignored"
+        yield Draft(answer=f"{TEXT[start:end]} [1]", evidence=[Evidence(0, start, end, TEXT[start:end])],
+                    short_answer="the council and tribal elders", confidence=self.confidence)
+
+
+def engine(confidence=0.9, threshold=0.5):
+    return AnswerEngine(FakeRetriever(), FakeAnswerer(confidence), abstain_threshold=threshold)
+
+
+def test_contract_with_citation_offsets_into_the_article():
+    result = engine().ask("Who brokered the deal?")
+    assert result["abstained"] is False and result["short_answer"] == "the council and tribal elders"
+    [c] = result["citations"]
+    assert TEXT[c["start"] : c["end"]] == c["evidence"] and c["n"] == 1 and "[1]" in result["answer"]
+    assert set(result["timings"]) == {"condense_ms", "embed_ms", "retrieve_ms", "answer_ms", "total_ms"}
+    assert result["mode"] == "extractive" and result["standalone_question"] == "Who brokered the deal?"
+
+
+def test_low_confidence_abstains_plainly():
+    result = engine(confidence=0.2).ask("What is the capital of Australia?")
+    assert result == {**result, "abstained": True, "answer": NOT_FOUND, "citations": [], "short_answer": None}
+
+
+def test_stream_sends_rewrite_then_text_then_answer():
+    events = list(engine().stream("Who brokered the deal?"))
+    assert [e["event"] for e in events] == ["rewrite", "token", "answer"]
+    assert events[1]["text"] == events[2]["data"]["answer"]  # extractive text is sent after the abstain check
+
+
+@pytest.mark.parametrize("question,k", [("", None), ("   ", None), ("x" * 2001, None), ("ok?", 0), ("ok?", 51)])
+def test_bad_input_is_a_clear_error(question, k):
+    with pytest.raises(BadInput):
+        engine().ask(question, k=k)
+
+
+def test_follow_up_is_rewritten_before_retrieval():
+    e = engine()
+    result = e.ask("What did he say about the evacuation?", history=[["Who is Talal Selo?", "An SDF spokesman [1]"]])
+    assert result["standalone_question"] == "What did Talal Selo say about the evacuation?"
+    assert e.retriever.searched[-1] == result["standalone_question"]
+
+
+def test_rule_based_condense_leaves_standalone_questions_alone():
+    assert rule_based("Where is Raqqa?", [["Who is Talal Selo?", "x"]]) == "Where is Raqqa?"
+    assert rule_based("What did she deny?", [{"role": "user", "content": "Who is Laila Mostafa?"}]) == "What did Laila Mostafa deny?"
+    assert rule_based("What was his role?", [["Tell me about Ryan Dillon", "x"]]) == "What was Ryan Dillon's role?"
+    assert rule_based("What did he say?", None) == "What did he say?"
