@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from assistant.errors import LoadError
 from index.documents import Article
@@ -85,9 +86,17 @@ def ingest(index: ArticleIndex, items: Iterable[Article | LoadError], batch_size
 
 
 def ensure_sample(index: ArticleIndex, sample_path) -> IngestSummary | None:
-    """On first start (an empty index) index the bundled sample articles, so there is something to ask."""
+    """On first start (an empty index) index the bundled sample articles, so there is something to ask.
+    Sources are named relative to the project, so the sample keeps one id wherever the project lives."""
     from index.loaders import load_paths
 
     if not index.is_empty() or not sample_path:
         return None
-    return ingest(index, load_paths([sample_path]), progress=False)
+    root = Path(__file__).resolve().parent.parent
+    items = list(load_paths([Path(sample_path).resolve()]))
+    for item in items:
+        if isinstance(item, Article) and Path(item.source).is_relative_to(root):
+            relative = Path(item.source).relative_to(root).as_posix()
+            item.key = relative if item.key in (None, item.source) else item.key
+            item.source = relative
+    return ingest(index, items, progress=False)
