@@ -10,9 +10,16 @@ Write order for a batch of articles:
 A `kill -9` anywhere leaves, at worst, Chroma vectors whose version the catalog does not commit:
 queries never see them (dense hits are joined to committed passages) and the next `reconcile()`
 (run at the start of every ingest) deletes them.
+
+Writers take an exclusive lock (a thread lock plus `flock` on a file beside the catalog), so a
+server upload and a command-line ingest on the same data directory cannot reconcile away each
+other's in-flight vectors. Readers never wait for it.
 """
 
-from collections.abc import Iterable
+import fcntl
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +57,29 @@ class ArticleIndex:
         self.vectors = vectors
         self.embeddings = embeddings
         self.chunking = {"sentences_per_passage": passage_sentences, "overlap": passage_overlap, "max_chars": passage_max_chars}
+        self._thread_lock = threading.RLock()
+        self._lock_path = catalog.path.with_suffix(".lock")
+        self._lock_depth = 0
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Exclusive across threads and processes sharing the data directory; re-entrant in a thread."""
+        with self._thread_lock:
+            if self._lock_depth:
+                self._lock_depth += 1
+                try:
+                    yield
+                finally:
+                    self._lock_depth -= 1
+                return
+            with open(self._lock_path, "a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                self._lock_depth = 1
+                try:
+                    yield
+                finally:
+                    self._lock_depth = 0
+                    fcntl.flock(handle, fcntl.LOCK_UN)
 
     @classmethod
     def from_settings(cls, settings, embeddings=None) -> "ArticleIndex":
@@ -70,16 +100,21 @@ class ArticleIndex:
 
     def reconcile(self) -> int:
         """Remove vectors left by an interrupted write. Returns how many (doc, version) pairs were cleaned."""
-        cleaned = 0
-        for doc_id, version in self.catalog.pending():
-            if self.catalog.committed_version(doc_id) != version:
-                self.vectors.delete_version(doc_id, version)
-            self.catalog.clear_pending(doc_id, version)
-            cleaned += 1
-        return cleaned
+        with self.writing():
+            cleaned = 0
+            for doc_id, version in self.catalog.pending():
+                if self.catalog.committed_version(doc_id) != version:
+                    self.vectors.delete_version(doc_id, version)
+                self.catalog.clear_pending(doc_id, version)
+                cleaned += 1
+            return cleaned
 
     def add(self, articles: Iterable[Article]) -> list[Outcome]:
         """Index a batch of articles; unchanged ones cost one catalog look-up and nothing else."""
+        with self.writing():
+            return self._add(articles)
+
+    def _add(self, articles: Iterable[Article]) -> list[Outcome]:
         latest: dict[str, Article] = {}
         for article in articles:
             latest[article.doc_id] = article  # the same identity twice in a batch: the last one wins
@@ -115,8 +150,9 @@ class ArticleIndex:
         return f"{article.title}\n{repair_wire_text(passage.text)}"
 
     def delete(self, doc_id: str) -> bool:
-        version = self.catalog.delete_document(doc_id)
-        self.reconcile()
+        with self.writing():
+            version = self.catalog.delete_document(doc_id)
+            self.reconcile()
         return version is not None
 
     # --- reading ------------------------------------------------------------------------------
@@ -129,6 +165,12 @@ class ArticleIndex:
 
     def is_empty(self) -> bool:
         return self.catalog.count()[0] == 0
+
+    def health(self) -> dict:
+        """Counts from the catalog; raises StoreUnavailable when Chroma cannot be reached."""
+        self.vectors.heartbeat()
+        documents, passages = self.catalog.count()
+        return {"documents": documents, "passages": passages}
 
     def dense_search(self, vector: np.ndarray, limit: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         return self.vectors.search(vector, limit, **(filters or Filters()).as_kwargs())

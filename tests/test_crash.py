@@ -60,3 +60,19 @@ def test_kill_9_during_ingest_then_rerun_is_consistent(tmp_path):
     assert set(chroma_ids) == index.catalog.passage_ids()
     assert sum(d["passages"] for d in docs) == len(chroma_ids)
     assert index.catalog.pending() == []
+
+
+def test_two_concurrent_ingests_into_one_data_dir_stay_consistent(tmp_path):
+    """A server upload and a command-line ingest may overlap: neither may clean away the other's vectors."""
+    env = {**os.environ, "NEWSQA_EMBEDDING_MODEL": "hash", "NEWSQA_INGEST_BATCH_SIZE": "4"}
+    data_dir = tmp_path / "data"
+    write_articles(tmp_path / "a", 60)
+    write_articles(tmp_path / "b", 60)  # same texts, different files: different ids
+    processes = [run_ingest(tmp_path / name, data_dir, env) for name in ("a", "b")]
+    for process in processes:
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+    index = ArticleIndex.from_settings(Settings(data_dir=data_dir, embedding_model="hash", _env_file=None))
+    assert len(index.documents()) == 120
+    chroma_ids = index.vectors.ids()
+    assert len(chroma_ids) == len(set(chroma_ids)) and set(chroma_ids) == index.catalog.passage_ids()

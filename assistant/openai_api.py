@@ -1,0 +1,150 @@
+"""An OpenAI-compatible API under `/v1`, so any OpenAI client or chat front end can ask the articles.
+
+- `GET /v1/models` lists one model, `newsqa-<answer_mode>` (the `model` a request names is not checked).
+- `POST /v1/chat/completions`, streaming or not: the last user message is the question and the
+  messages before it are the history (system messages are ignored). The reply's content is the
+  answer with [n] markers followed by a "Sources:" list; the structured answer rides along as extra
+  fields: `citations` and `newsqa` (the full answer contract), on the response or, when streaming, on
+  the last chunk before `data: [DONE]`. Optional extra body fields `k` and `filters` are passed on.
+Errors use OpenAI's shape `{"error": {"message", "type", ...}}` (see `assistant.server`).
+"""
+
+import itertools
+import json
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends
+from fastapi.sse import EventSourceResponse, format_sse_event
+from pydantic import BaseModel, ConfigDict, Field
+
+from assistant.api import FiltersIn, get_engine
+from assistant.engine import AnswerEngine
+from assistant.errors import AssistantError, BadInput
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+
+EngineDep = Annotated[AnswerEngine, Depends(get_engine)]
+CREATED = 1_700_000_000  # a fixed "created" for the model list
+
+
+class TextPart(BaseModel):
+    type: Literal["text"]
+    text: str
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")  # name, tool_calls... are accepted and ignored
+
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[TextPart] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "".join(part.text for part in self.content)
+        return self.content or ""
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")  # temperature, max_tokens, user... are accepted and ignored
+
+    model: str | None = None
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    k: int | None = Field(None, ge=1, le=50, description="Passages given to the answerer.")
+    filters: FiltersIn | None = None
+
+    def engine_args(self) -> dict:
+        users = [i for i, m in enumerate(self.messages) if m.role == "user"]
+        if not users:
+            raise BadInput("messages has no message with role 'user'; the last user message is the question")
+        last = users[-1]
+        history = [{"role": m.role, "content": m.text()} for m in self.messages[:last] if m.role in ("user", "assistant")]
+        return {
+            "question": self.messages[last].text(),
+            "history": history or None,
+            "k": self.k,
+            "filters": self.filters.to_filters() if self.filters else None,
+        }
+
+
+def model_id(engine: AnswerEngine) -> str:
+    return f"newsqa-{engine.answerer.mode}"
+
+
+def sources_text(contract: dict) -> str:
+    """The "Sources:" list appended to the content: [n] title — source (date): "evidence"."""
+    if contract["abstained"] or not contract["citations"]:
+        return ""
+    lines = []
+    for c in contract["citations"]:
+        date = f" ({c['published']})" if c.get("published") else ""
+        lines.append(f"[{c['n']}] {c['title']} — {c['source']}{date}: \"{c['evidence']}\"")
+    return "\n\nSources:\n" + "\n".join(lines)
+
+
+def extras(contract: dict) -> dict:
+    return {"citations": contract["citations"], "newsqa": contract}
+
+
+def completion(contract: dict, model: str) -> dict:
+    content = contract["answer"] + sources_text(contract)
+    prompt_words = len(contract["question"].split())
+    completion_words = len(content.split())
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop", "logprobs": None}],
+        "usage": {"prompt_tokens": prompt_words, "completion_tokens": completion_words, "total_tokens": prompt_words + completion_words},
+        **extras(contract),
+    }
+
+
+def chunks(events: Iterable[dict], model: str) -> Iterator[dict]:
+    """Engine events as `chat.completion.chunk` objects: role, answer text, sources, then the final chunk."""
+    base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
+
+    def chunk(delta: dict, finish: str | None = None, **extra) -> dict:
+        return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra}
+
+    yield chunk({"role": "assistant", "content": ""})
+    for event in events:
+        if event["event"] == "token" and event["text"]:
+            yield chunk({"content": event["text"]})
+        elif event["event"] == "answer":
+            contract = event["data"]
+            if sources := sources_text(contract):
+                yield chunk({"content": sources})
+            yield chunk({}, "stop", **extras(contract))
+
+
+def sse_chunks(events: Iterable[dict], model: str) -> Iterator[bytes]:
+    try:
+        for item in chunks(events, model):
+            yield format_sse_event(data_str=json.dumps(item, ensure_ascii=False))
+    except AssistantError as exc:  # the 200 has gone out: report the failure in the stream, as OpenAI does
+        error = {"error": {"message": str(exc), "type": "server_error", "param": None, "code": None}}
+        yield format_sse_event(data_str=json.dumps(error))
+    yield format_sse_event(data_str="[DONE]")
+
+
+@router.get("/models")
+def list_models(engine: EngineDep) -> dict[str, Any]:
+    return {"object": "list", "data": [{"id": model_id(engine), "object": "model", "created": CREATED, "owned_by": "newsqa"}]}
+
+
+@router.post("/chat/completions", response_model=None,
+             responses={200: {"content": {"application/json": {}, "text/event-stream": {}}}})
+def chat_completions(body: ChatRequest, engine: EngineDep) -> dict[str, Any] | EventSourceResponse:
+    """Answer the last user message; `stream: true` gives `data: {chunk}` events and `data: [DONE]`."""
+    args = body.engine_args()
+    model = model_id(engine)
+    if not body.stream:
+        return completion(engine.ask(**args), model)
+    events = engine.stream(**args)
+    first = next(events)  # a bad question raises here, before the 200 goes out
+    return EventSourceResponse(sse_chunks(itertools.chain([first], events), model), headers={"Cache-Control": "no-cache"})
