@@ -30,6 +30,7 @@ LOCAL_FONTS = ["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"]
 
 CSS = """
 .newsqa-ref { font-size: .75em; font-weight: 600; color: var(--color-accent); vertical-align: super; }
+.newsqa-short { font-weight: 600; font-size: 1.05em; margin-bottom: .3em; }
 .newsqa-meta { font-size: .75em; opacity: .65; margin-top: .35em; }
 .newsqa-notfound { color: #92400e; background: #fef3c7; border-left: 4px solid #f59e0b;
                    padding: .35em .7em; border-radius: 4px; font-style: italic; }
@@ -58,6 +59,8 @@ def answer_html(contract: dict) -> str:
     else:
         text = esc(contract["answer"]).replace("\n", "<br>")
         body = re.sub(r"\[(\d+)\]", r'<span class="newsqa-ref">[\1]</span>', text)
+        if contract.get("short_answer"):
+            body = f'<div class="newsqa-short">{esc(contract["short_answer"])}</div>{body}'
     meta = f"answered in {contract['timings'].get('total_ms', 0):.0f} ms"
     if contract["standalone_question"] != contract["question"]:
         meta += f" · searched for “{esc(contract['standalone_question'])}”"

@@ -68,6 +68,7 @@ def test_answer_shows_markers_timing_and_a_source_card_with_the_evidence(page, t
     chat = page.locator("#newsqa-chat")
     expect(chat).to_contain_text(EXPECTED, timeout=WAIT_MS)
     expect(chat).to_contain_text("[1]")
+    expect(chat.locator(".newsqa-short")).to_contain_text("council and tribal elders")
     expect(chat.locator(".newsqa-meta")).to_contain_text("answered in")
     card = page.locator("#newsqa-sources .newsqa-card").first
     expect(card).to_be_visible(timeout=WAIT_MS)
@@ -173,6 +174,12 @@ def test_answer_html_escapes_and_marks_references():
     assert "searched for" not in html
     rewritten = ui.answer_html(contract(standalone_question="Who is <Selo>?"))
     assert "searched for “Who is &lt;Selo&gt;?”" in rewritten
+
+
+def test_short_answer_leads_the_bubble_escaped():
+    html = ui.answer_html(contract(short_answer="<b>the council</b>"))
+    assert html.startswith('<div class="newsqa-short">&lt;b&gt;the council&lt;/b&gt;</div>')
+    assert "newsqa-short" not in ui.answer_html(contract())
 
 
 def test_not_found_is_styled_apart():
