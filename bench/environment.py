@@ -1,0 +1,95 @@
+"""What a benchmark ran on, recorded next to every number: the machine, the versions, the load."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _ram_gib() -> float | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def machine() -> dict:
+    return {
+        "nproc": os.cpu_count(),
+        "ram_gib": _ram_gib(),
+        "cpu": _cpu_model(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "torch": _version("torch"),
+        "sentence_transformers": _version("sentence-transformers"),
+        "chromadb": _version("chromadb"),
+        "langchain_core": _version("langchain-core"),
+        "spacy": _version("spacy"),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "code": code_fingerprint(),
+    }
+
+
+def code_fingerprint() -> str:
+    """A short hash of the engine's sources (assistant/, index/, calibration): the code is not always
+    committed when a benchmark runs, so each result says which code produced it."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted([*ROOT.glob("assistant/*.py"), *ROOT.glob("index/*.py"), *ROOT.glob("assistant/*.json")]):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def loadavg() -> list[float] | None:
+    """Other work on the same cores skews timings: every result records the load it ran under."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def command_line() -> str:
+    """The command as a reader would type it from the repository root."""
+    script = Path(sys.argv[0])
+    try:
+        script = script.resolve().relative_to(ROOT)
+    except ValueError:
+        pass
+    return " ".join(["python", str(script), *map(shlex.quote, sys.argv[1:])])
+
+
+def offline_env() -> None:
+    """The bundled model must never reach for the hub; tokenizers threads fight torch's on 2 cores."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")

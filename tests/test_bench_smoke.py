@@ -1,0 +1,156 @@
+"""The bench scripts: scoring rules on known examples, the loaders, and one tiny end-to-end eval run.
+
+The end-to-end run uses the fast fake embeddings and a two-question corpus; the real numbers come
+from `python bench/eval.py ...` (see BENCHMARKS.md), not from tests.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench import datasets, metrics, perf, report
+
+ROOT = Path(__file__).resolve().parent.parent
+HAVE_EVAL_DATA = (datasets.eval_dir() / "squad2_500" / "queries.json").exists()
+needs_data = pytest.mark.skipif(not HAVE_EVAL_DATA, reason="the shared eval datasets are not beside the repository")
+
+
+# --- scoring rules ----------------------------------------------------------------------------
+
+def test_realtimeqa_normalisation_keeps_articles_and_squad_drops_them():
+    assert metrics.normalize_realtimeqa("  The  Buffalo Bills! ") == "the buffalo bills"
+    assert metrics.normalize_squad("  The  Buffalo Bills! ") == "buffalo bills"
+    assert metrics.em_f1("Buffalo Bills", ["the Buffalo Bills"], "realtimeqa")[0] == 0.0
+    assert metrics.em_f1("Buffalo Bills", ["the Buffalo Bills"], "squad2") == (1.0, 1.0)
+    assert metrics.normalize_realtimeqa("20歳") == "20"  # the official CJK counters go
+
+
+def test_f1_is_token_overlap_max_over_golds():
+    em, f1 = metrics.em_f1("Buffalo Bills team", ["Cincinnati Bengals", "Buffalo Bills"], "realtimeqa")
+    assert em == 0.0
+    assert f1 == pytest.approx(0.8)  # precision 2/3, recall 1
+
+
+def test_squad2_unanswerable_needs_the_empty_prediction():
+    assert metrics.em_f1("", [""], "squad2") == (1.0, 1.0)
+    assert metrics.em_f1(None, [""], "squad2") == (1.0, 1.0)
+    assert metrics.em_f1("Paris", [""], "squad2") == (0.0, 0.0)
+    assert metrics.em_f1("", ["Paris"], "squad2") == (0.0, 0.0)
+    # the official script drops golds that normalise to nothing ("." here)
+    assert metrics.squad2_golds(["elimination of French power", "."]) == ["elimination of French power"]
+
+
+def test_realtimeqa_f1_of_two_empty_strings_is_zero_as_in_the_official_scorer():
+    assert metrics.realtimeqa_em("", "") == 1.0
+    assert metrics.realtimeqa_f1("", "") == 0.0
+
+
+def test_containment_is_on_whole_words():
+    assert metrics.contains("The Buffalo Bills won.", "buffalo bills")
+    assert not metrics.contains("Billsworth won", "Bills")
+    assert not metrics.contains("anything", "")
+
+
+def test_rgb_multihop_rules_and_percentiles():
+    assert metrics.rgb_correct("It was on Jul 21, 2017.", [["July 21 2017", "Jul 21, 2017"]])
+    assert not metrics.rgb_correct("Insufficient information. Jul 21, 2017", [["Jul 21, 2017"]])
+    assert metrics.multihop_hit("yes.", "Yes") is False  # the official rule splits on whitespace only
+    assert metrics.multihop_hit("yes", "Yes")
+    assert metrics.multihop_fact_in("a b\nc", "xx abc yy")
+    assert metrics.percentile([1, 2, 3, 4], 50) == 2.5
+    assert metrics.percentile([10], 95) == 10
+    assert metrics.percentile([], 50) is None
+
+
+# --- loaders and the published numbers --------------------------------------------------------
+
+@needs_data
+def test_loaders_build_the_documented_corpora():
+    rtqa = datasets.load("realtimeqa")
+    assert len(rtqa.questions) == 294 and len(rtqa.articles) == 1881
+    assert all(q["golds"] and q["answerable"] for q in rtqa.questions)
+    assert all(a.published is None or len(a.published) == 10 for a in rtqa.articles)
+    squad = datasets.load("squad2")
+    assert (len(squad.questions), len(squad.articles)) == (500, 411)
+    assert sum(not q["answerable"] for q in squad.questions) == 258
+    multihop = datasets.load("multihop")
+    assert sum(not q["answerable"] for q in multihop.questions) == 71
+    clean, fake = datasets.load("rgb"), datasets.load("rgb_counterfactual")
+    assert len(clean.questions) == len(fake.questions) == 100
+    assert all(q["fake_golds"] for q in fake.questions)
+
+
+@needs_data
+def test_rescoring_the_released_predictions_reproduces_the_published_numbers():
+    rtqa = datasets.realtimeqa_baselines()["open_gpt3_gcs"]
+    assert (round(rtqa["em"], 3), round(rtqa["f1"], 3), rtqa["n"]) == (0.306, 0.408, 294)
+    assert round(rtqa["mc_accuracy"], 3) == 0.603
+    bert = datasets.squad2_baselines()["BERT (single model) (Google AI Language)"]
+    assert (round(bert["em"], 2), round(bert["f1"], 2)) == (79.6, 82.75)
+
+
+# --- end to end -------------------------------------------------------------------------------
+
+def _assert_fraction(value):
+    assert value is None or 0.0 <= value <= 1.0, value
+
+
+@needs_data
+def test_eval_script_runs_end_to_end_and_report_renders_it(tmp_path):
+    command = [sys.executable, "bench/eval.py", "squad2", "--limit", "2", "--small-corpus", "--embedding-model", "hash",
+               "--out-dir", str(tmp_path), "--quiet"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "| retrieval recall@5" in done.stdout and "BERT (single model)" in done.stdout
+
+    result = json.loads((tmp_path / "eval_squad2_limit2_small.json").read_text())
+    scores = result["scores"]
+    assert scores["n"] == 2 and len(result["questions"]) == 2
+    for key in ("recall_at_k", "answer_accuracy", "em", "f1", "abstention_rate", "wrong_abstention_rate",
+                "citation_precision", "citation_validity", "gold_in_corpus"):
+        assert key in scores
+        _assert_fraction(scores[key])
+    assert scores["gold_in_corpus"] == 1.0  # the small corpus holds each question's own paragraph
+    assert scores["citation_validity"] in (None, 1.0)  # evidence must be verbatim, always
+    assert set(scores["latency_ms"]) >= {"embed_ms", "retrieve_ms", "answer_ms", "total_ms"}
+    assert scores["latency_ms"]["total_ms"]["p50"] > 0
+    row = result["questions"][0]
+    assert {"answer", "short_answer", "abstained", "em", "f1", "citations", "timings"} <= set(row)
+
+    # BENCHMARKS.md is built from the JSON files only
+    (tmp_path / "eval_squad2.json").write_text(json.dumps(result))
+    output = tmp_path / "BENCHMARKS.md"
+    assert report.main(["--out-dir", str(tmp_path), "--output", str(output)]) == 0
+    text = output.read_text()
+    assert "## Machine" in text and result["command"] in text and "PARTIAL RUN" in text
+
+
+# --- perf helpers (the full perf run takes minutes; these check its parts) ----------------------
+
+def test_perf_padding_helpers():
+    from index.documents import Article
+
+    article = Article(text="One.\n\nTwo.\n\nThree.", title="T", source="https://x/1", key="https://x/1")
+    copy = perf.copy_article(article, 1)
+    assert copy.text == "Two.\n\nThree.\n\nOne." and copy.doc_id != article.doc_id and "copy 1" in copy.title
+    pool = np.eye(4, dtype=np.float32)
+    vectors = perf.ReusedVectors(pool).encode(["a", "b", "a"])
+    assert vectors.shape == (3, 4)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0)
+
+
+def test_perf_targets_pass_and_fail_on_the_numbers():
+    result = {
+        "ingest": {"ratio_passages_per_s": 2.5, "ratio_articles_per_s": 1.1, "questions": 10,
+                   "ours": {"recall_at_4": 0.5, "f1": 0.5}, "baseline": {"recall_at_4": 0.4}},
+        "scale": [{"passages": 19000, "ask": {"p50": 40.0}}, {"passages": 200000, "ask": {"p50": 90.0}}],
+        "served": {"clients": 8, "answers_per_s": 12.0, "p95_ms": 900.0},
+    }
+    verdicts = {t["target"].split(" (")[0]: t["passed"] for t in perf.targets(result)}
+    assert verdicts["ingestion ≥ 2× baseline passages/s, with recall@4 ≥ baseline's"] is True
+    assert verdicts["warm ask p50 < 50 ms"] is True
+    assert verdicts["≥ 30 answers/s with 8 clients"] is False
