@@ -15,6 +15,7 @@ import numpy as np
 from langchain_core.documents import Document
 
 NOT_FOUND = "I couldn't find that in the loaded articles."
+MAX_ANSWER_WORDS = 60  # a second evidence sentence is added only while the answer stays this brief
 
 
 @dataclass
@@ -70,6 +71,8 @@ class ExtractiveAnswerer:
             return Draft(answer=NOT_FOUND, abstained=True)
         result = self.extractor.answer(question, inputs, question_vector=question_vector)
         evidence = [Evidence(s.passage, s.start, s.end, s.text) for s in result.sentences]
+        if len(evidence) > 1 and sum(len(e.text.split()) for e in evidence) > MAX_ANSWER_WORDS:
+            evidence = evidence[:1]
         answer = " ".join(f"{e.text} [{n}]" for n, e in enumerate(evidence, 1))
         return Draft(answer=answer, evidence=evidence, short_answer=result.short_answer, confidence=result.confidence)
 

@@ -83,3 +83,23 @@ def test_rule_based_condense_leaves_standalone_questions_alone():
     assert rule_based("What did she deny?", [{"role": "user", "content": "Who is Laila Mostafa?"}]) == "What did Laila Mostafa deny?"
     assert rule_based("What was his role?", [["Tell me about Ryan Dillon", "x"]]) == "What was Ryan Dillon's role?"
     assert rule_based("What did he say?", None) == "What did he say?"
+
+
+def test_extractive_answer_drops_the_second_sentence_when_it_would_run_long():
+    from langchain_core.documents import Document
+
+    from assistant.answerers import ExtractiveAnswerer
+    from assistant.extractive import EvidenceSentence, ExtractiveResult
+
+    long_one = "word " * 60
+    text = f"First fact here. {long_one.strip()}."
+
+    class TwoSentences:
+        def answer(self, question, passages, question_vector=None):
+            second = text.index("word")
+            return ExtractiveResult([EvidenceSentence(0, 0, 16, text[:16], 1.0),
+                                     EvidenceSentence(0, second, len(text), text[second:], 0.5)], "x", 0.9)
+
+    passage = Document(page_content=text, metadata={"start": 0, "sentences": [(0, 16), (17, len(text))]})
+    draft = ExtractiveAnswerer(extractor=TwoSentences()).draft("q?", [passage])
+    assert draft.answer == "First fact here. [1]" and len(draft.evidence) == 1
