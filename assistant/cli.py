@@ -85,7 +85,12 @@ def cmd_ask(args) -> int:
     from assistant.engine import AnswerEngine
     from index.ingest import ensure_sample
 
+    from index.store import Filters
+
     settings = _settings(args)
+    filters = None
+    if args.source or args.published_from or args.published_to:
+        filters = Filters(sources=args.source, published_from=args.published_from, published_to=args.published_to)
     engine = AnswerEngine.from_settings(settings)
     if ensure_sample(engine.retriever.index, settings.sample_path):
         print(f"the index was empty: indexed the bundled sample from {settings.sample_path}", file=sys.stderr)
@@ -96,7 +101,7 @@ def cmd_ask(args) -> int:
         if not question:
             continue
         try:
-            result = engine.ask(question, history=history if args.follow_up else None, k=args.k)
+            result = engine.ask(question, history=history if args.follow_up else None, k=args.k, filters=filters)
         except AssistantError as exc:
             print(json.dumps({"question": question, "error": str(exc)}) if args.json else f"error: {exc}")
             status = 1
@@ -116,6 +121,15 @@ def cmd_serve(args) -> int:
 
     serve(_settings(args))
     return 0
+
+
+def _iso_date(value: str) -> str:
+    import datetime
+
+    try:
+        return datetime.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2023-01-31") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -146,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, help="passages to retrieve")
     p.add_argument("--mode", dest="answer_mode", choices=["extractive", "openai", "llamacpp"], help="answer mode")
     p.add_argument("--follow-up", action="store_true", help="treat stdin questions as one conversation")
+    p.add_argument("--source", action="append", help="only articles with this source (repeatable)")
+    p.add_argument("--from", dest="published_from", type=_iso_date, help="only articles published on or after YYYY-MM-DD")
+    p.add_argument("--to", dest="published_to", type=_iso_date, help="only articles published on or before YYYY-MM-DD")
 
     p = command("serve", cmd_serve, "Start the chat page and the APIs on one server.")
     p.add_argument("--host", help="bind address (default 127.0.0.1)")

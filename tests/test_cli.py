@@ -81,3 +81,18 @@ def test_ask_on_the_bundled_sample_with_real_models(tmp_path):
     assert "brokered by the council and tribal elders" in found["citations"][0]["evidence"]
     assert missing["abstained"] is True and missing["citations"] == []
     assert set(found) >= {"question", "standalone_question", "answer", "short_answer", "abstained", "citations", "mode", "timings"}
+
+
+def test_ask_filters_by_source_and_date(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text(
+        '{"title": "Dam opens", "text": "The new dam opened in the valley on Monday.", "url": "https://a.example/dam", "date": "2023-01-05"}\n'
+        '{"title": "Dam closes", "text": "The old dam closed in the valley on Friday.", "url": "https://b.example/dam", "date": "2023-03-01"}\n')
+    assert run("ingest", str(folder), "--quiet", data_dir=tmp_path / "d").returncode == 0
+    late = run("ask", "What happened to the dam in the valley?", "--json", "--from", "2023-02-01", data_dir=tmp_path / "d")
+    assert {c["source"] for c in json.loads(late.stdout)["citations"]} == {"https://b.example/dam"}
+    only_a = run("ask", "What happened to the dam in the valley?", "--json", "--source", "https://a.example/dam", data_dir=tmp_path / "d")
+    assert {c["source"] for c in json.loads(only_a.stdout)["citations"]} == {"https://a.example/dam"}
+    bad = run("ask", "What happened?", "--from", "yesterday", data_dir=tmp_path / "d")
+    assert bad.returncode == 2 and "is not a date" in bad.stderr
