@@ -71,9 +71,7 @@ import json
 import math
 import os
 import random
-import re
 import statistics
-import string
 import sys
 import time
 from collections import Counter
@@ -83,6 +81,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from assistant import extractive as ex  # noqa: E402
+from bench import metrics  # noqa: E402
 from assistant.extractive import ExtractiveAnswerer, PassageIn  # noqa: E402
 from index.chunker import chunk_article  # noqa: E402
 from index.documents import Article  # noqa: E402
@@ -127,38 +126,8 @@ def top_passages(question: str, passages: list[PassageIn], k: int = 5) -> list[P
 # ---------------------------------------------------------------------------------------------
 # Scoring
 
-_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
-_PUNCT = set(string.punctuation)
-
-
-def squad_norm(s: str) -> str:
-    s = s.lower()
-    s = "".join(ch for ch in s if ch not in _PUNCT)
-    s = _ARTICLES.sub(" ", s)
-    return " ".join(s.split())
-
-
-def rtqa_norm(s: str) -> str:
-    s = s.lower()
-    s = "".join(ch for ch in s if ch not in _PUNCT)
-    s = re.sub("[年歳人년]", "", s)  # as the repo's scorer
-    return " ".join(s.split())
-
-
-def f1(pred: str, gold: str, norm) -> float:
-    p, g = norm(pred).split(), norm(gold).split()
-    if not p or not g:
-        return float(p == g)
-    common = Counter(p) & Counter(g)
-    same = sum(common.values())
-    if same == 0:
-        return 0.0
-    pr, rc = same / len(p), same / len(g)
-    return 2 * pr * rc / (pr + rc)
-
-
-def em(pred: str, gold: str, norm) -> float:
-    return float(norm(pred) == norm(gold))
+squad_norm = metrics.normalize_squad
+rtqa_norm = metrics.normalize_realtimeqa
 
 
 def auc(pos: list[float], neg: list[float]) -> float:
@@ -210,8 +179,8 @@ def run_squad(answerer, embedder=None, limit=None, offtopic_seed=13):
         if answers:
             row["sent_hit"] = any(squad_norm(a) in squad_norm(sent) for a in answers)
             row["sent2_hit"] = any(squad_norm(a) in squad_norm(sent2) for a in answers)
-            row["em"] = max(em(r.short_answer or "", a, squad_norm) for a in answers)
-            row["f1"] = max(f1(r.short_answer or "", a, squad_norm) for a in answers)
+            row["em"] = max(metrics.squad2_em(r.short_answer or "", a) for a in answers)
+            row["f1"] = max(metrics.squad2_f1(r.short_answer or "", a) for a in answers)
         # The same question against another paragraph: a retrieval miss, which must score low.
         other = rng.choice([c for c in contexts if c != q["context"]])
         op = top_passages(q["question"], make_passages(other))
@@ -258,8 +227,8 @@ def run_rtqa(answerer, embedder=None, limit=None):
             sentence=sent,
             confidence=r.confidence,
             features=out.features,
-            em=em(pred, gold, rtqa_norm),
-            f1=f1(pred, gold, rtqa_norm),
+            em=metrics.realtimeqa_em(pred, gold),
+            f1=metrics.realtimeqa_f1(pred, gold),
             sent_hit=bool(rtqa_norm(gold)) and rtqa_norm(gold) in rtqa_norm(sent),
             in_passages=bool(rtqa_norm(gold)) and any(rtqa_norm(gold) in rtqa_norm(p.text) for p in top),
             ms=ms,
