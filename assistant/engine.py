@@ -56,16 +56,14 @@ class AnswerEngine:
         from assistant.answerers import make_answerer
         from index.store import ArticleIndex
 
-        import torch
-
-        torch.set_num_threads(settings.query_threads)  # one question is too small to split across cores
         index = index or ArticleIndex.from_settings(settings)
         answerer = make_answerer(settings, index.embeddings)
         condenser = None
         if getattr(answerer, "chat", None) is not None:
             chat = answerer.chat
             condenser = lambda question, history: condense.with_llm(question, history, chat)  # noqa: E731
-        retriever = HybridRetriever(index=index, k=settings.top_k, fetch_k=settings.fetch_k, lexical_weight=settings.lexical_weight)
+        retriever = HybridRetriever(index=index, k=settings.top_k, fetch_k=settings.fetch_k, lexical_weight=settings.lexical_weight,
+                                    lexical_max_terms=settings.lexical_max_terms)
         return cls(retriever, answerer, settings.abstain_threshold, condenser)
 
     def warm_up(self) -> None:

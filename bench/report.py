@@ -316,6 +316,9 @@ def build(out_dir: Path) -> str:
                   table(["command", "n", "recall@k", "answer accuracy", "short EM", "short F1", "abstained"],
                         [[f"`{r['command']}`", r["scores"]["n"], f(r["scores"]["recall_at_k"]), f(r["scores"]["answer_accuracy"]),
                           f(r["scores"]["em"]), f(r["scores"]["f1"]), f(r["scores"]["abstention_rate"])] for r in others]), ""]
+    fusion = _load(out_dir / "fusion.json") if (out_dir / "fusion.json").exists() else None
+    if fusion:
+        lines += [render_fusion(fusion), ""]
     missing = [n for n in EVAL_ORDER if n not in evals]
     if missing:
         lines += [f"Not run yet: {', '.join(missing)} (`python bench/eval.py NAME`).", ""]
@@ -327,6 +330,20 @@ def build(out_dir: Path) -> str:
     else:
         lines += ["## Performance", "", "Not run yet: `python bench/perf.py`.", ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def render_fusion(fusion: dict) -> str:
+    k = fusion["k"]
+    rows = [[f(row["lexical_weight"], 2), row.get("lexical_max_terms", 0) or "every word", f(row[f"recall@{k}"]),
+             ms(row.get("lexical_ms")), ms(row["ms_per_query"])] for row in fusion["rows"]]
+    return "\n".join([
+        "### Retrieval choices: fusion weight and lexical term cap (RealTime QA)", "",
+        f"`{fusion.get('command', 'python bench/fusion.py --index-dir bench/out/index/realtimeqa --k 4')}` — "
+        f"{fusion['questions']} questions over the pooled index of {fusion['passages']} passages; a question counts "
+        f"when one of the top {k} passages contains its gold answer. The term cap applies to collections of "
+        "10,000 passages or more (setting `lexical_max_terms`).", "",
+        table(["lexical weight", "lexical max terms", f"recall@{k}", "lexical search ms/question", "retrieval ms/question"], rows),
+    ])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -177,12 +177,27 @@ class Catalog:
         return out
 
     def lexical_search(self, query: str, limit: int, sources: list[str] | None = None,
-                       published_from: str | None = None, published_to: str | None = None) -> list[tuple[str, float]]:
-        """BM25 over passage terms: (passage_id, score) best first, score higher is better."""
+                       published_from: str | None = None, published_to: str | None = None,
+                       max_terms: int = 0) -> list[tuple[str, float]]:
+        """BM25 over passage terms: (passage_id, score) best first, score higher is better.
+
+        `max_terms` > 0 searches only the rarest few question terms (see `_rare_terms`)."""
         terms = sorted(set(content_tokens(query)))
+        if max_terms:
+            terms = self._rare_terms(terms, max_terms)
         if not terms:
             return []
         match = " OR ".join(f'"{term}"' for term in terms)
+        conn = self._conn()
+        if not (sources or published_from or published_to):
+            # No filter: rank in the FTS table alone, then name the few winners.
+            rows = conn.execute("SELECT rowid, rank FROM passages_fts WHERE passages_fts MATCH ? ORDER BY rank LIMIT ?",
+                                (match, limit)).fetchall()
+            if not rows:
+                return []
+            ids = dict(conn.execute(f"SELECT rowid, passage_id FROM passages WHERE rowid IN ({','.join('?' * len(rows))})",
+                                    [rowid for rowid, _ in rows]).fetchall())
+            return [(ids[rowid], -rank) for rowid, rank in rows if rowid in ids]
         sql = (
             "SELECT p.passage_id, bm25(passages_fts) AS rank FROM passages_fts"
             " JOIN passages p ON p.rowid = passages_fts.rowid JOIN documents d ON d.doc_id = p.doc_id"
@@ -200,7 +215,21 @@ class Catalog:
             params.append(published_to)
         sql += " ORDER BY rank LIMIT ?"
         params.append(limit)
-        return [(row[0], -row[1]) for row in self._conn().execute(sql, params)]
+        return [(row[0], -row[1]) for row in conn.execute(sql, params)]
+
+    def _rare_terms(self, terms: list[str], keep: int, common: float = 0.05, small: int = 10_000) -> list[str]:
+        """The `keep` rarest terms, leaving out any found in more than `common` of all passages
+        (unless that leaves nothing). BM25's cost grows with every passage a term occurs in, while
+        a word like "new" (in a third of news passages) adds little to the ranking. Collections
+        under `small` passages are searched with every term: there it costs next to nothing."""
+        conn = self._conn()
+        total = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+        if total < small:
+            return terms
+        counted = sorted((conn.execute("SELECT count(*) FROM passages_fts WHERE passages_fts MATCH ?",
+                                       (f'"{term}"',)).fetchone()[0], term) for term in terms)
+        rare = [term for count, term in counted if count <= common * total]
+        return (rare or [term for _, term in counted[:2]])[:keep]
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

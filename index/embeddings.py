@@ -31,10 +31,13 @@ def resolve_model_path(name: str) -> str:
 class SentenceTransformerEmbeddings(Embeddings):
     """Loads the model on first use, never at construction or import."""
 
-    def __init__(self, model: str = "bundled:all-MiniLM-L6-v2", device: str = "cpu", batch_size: int = 64):
+    def __init__(self, model: str = "bundled:all-MiniLM-L6-v2", device: str = "cpu", batch_size: int = 16,
+                 query_threads: int = 1):
         self.model_name = model
         self.device = device
         self.batch_size = batch_size
+        self.query_threads = query_threads
+        self._batch_threads = None
         self._model = None
 
     @property
@@ -49,6 +52,9 @@ class SentenceTransformerEmbeddings(Embeddings):
 
             hf_logging.disable_progress_bar()
 
+            import torch
+
+            self._batch_threads = torch.get_num_threads()
             try:
                 self._model = SentenceTransformer(path, device=self.device)
             except Exception as exc:
@@ -63,10 +69,22 @@ class SentenceTransformerEmbeddings(Embeddings):
         """L2-normalised float32 rows; an empty list gives a (0, dim) array."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(
+        model = self.model
+        self._set_threads(self.query_threads if len(texts) == 1 else self._batch_threads)
+        vectors = model.encode(
             texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
         return vectors.astype(np.float32, copy=False)
+
+    @staticmethod
+    def _set_threads(count: int) -> None:
+        """One question is too small to split across cores (and requests run side by side), while a
+        batch of passages should use them all. Torch's thread count is process-wide, so a question
+        asked during an ingest may briefly run that batch on fewer threads; both stay correct."""
+        import torch
+
+        if count and torch.get_num_threads() != count:
+            torch.set_num_threads(count)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.encode(list(texts)).tolist()
@@ -105,4 +123,5 @@ def make_embeddings(settings) -> Embeddings:
     """`hash` selects the deterministic fake (tests and demos only: it understands no meaning)."""
     if settings.embedding_model == "hash":
         return HashEmbeddings()
-    return SentenceTransformerEmbeddings(settings.embedding_model, settings.embedding_device, settings.embedding_batch_size)
+    return SentenceTransformerEmbeddings(settings.embedding_model, settings.embedding_device,
+                                         settings.embedding_batch_size, settings.query_threads)

@@ -175,8 +175,9 @@ class ArticleIndex:
     def dense_search(self, vector: np.ndarray, limit: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         return self.vectors.search(vector, limit, **(filters or Filters()).as_kwargs())
 
-    def lexical_search(self, query: str, limit: int, filters: Filters | None = None) -> list[tuple[str, float]]:
-        return self.catalog.lexical_search(query, limit, **(filters or Filters()).as_kwargs())
+    def lexical_search(self, query: str, limit: int, filters: Filters | None = None,
+                       max_terms: int = 0) -> list[tuple[str, float]]:
+        return self.catalog.lexical_search(query, limit, max_terms=max_terms, **(filters or Filters()).as_kwargs())
 
     def passages(self, passage_ids: Iterable[str]) -> dict[str, dict]:
         """Committed passages only: ids of half-written or replaced versions are dropped here."""

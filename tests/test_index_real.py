@@ -51,3 +51,16 @@ def test_hybrid_retrieval_finds_the_named_person(real_index):
     for d in documents:
         text = real_index.document(d.metadata["doc_id"])["text"]
         assert text[d.metadata["start"] : d.metadata["end"]] == d.page_content
+
+
+def test_one_question_embeds_on_query_threads_and_a_batch_on_every_core(minilm):
+    import torch
+
+    cores = minilm._batch_threads
+    minilm.encode(["Who brokered the deal?"])
+    assert torch.get_num_threads() == minilm.query_threads == 1
+    vectors = minilm.encode(["The council brokered the deal.", "Fighters left the city."])
+    assert torch.get_num_threads() == cores
+    assert vectors.shape == (2, 384)
+    # a passage embedded alone (one thread) matches its row of the batch
+    assert abs(minilm.encode(["The council brokered the deal."])[0] - vectors[0]).max() < 1e-4

@@ -90,3 +90,30 @@ def test_article_without_sentences_indexes_no_passage(fake_index, bad):
     outcome = fake_index.add([article(bad or " ", key="empty")])
     assert outcome[0].passages == 0
     consistent(fake_index)
+
+
+def test_lexical_search_ranks_the_same_with_and_without_the_filter_path(fake_index):
+    """The unfiltered search ranks in the FTS table alone; a filter that keeps everything must agree."""
+    fake_index.add([article(f"Story {n} about the storm near Leeds. " + "The river rose. " * n, key=f"k{n}", source="wire")
+                    for n in range(1, 6)] + [article("Quiet day in Leeds.", key="q", source="wire")])
+    plain = fake_index.lexical_search("storm river", 20)
+    filtered = fake_index.lexical_search("storm river", 20, Filters(sources=["wire"]))
+    assert len(plain) >= 5
+    assert sorted((round(s, 9), pid) for pid, s in plain) == sorted((round(s, 9), pid) for pid, s in filtered)
+    assert [s for _, s in plain] == sorted((s for _, s in plain), reverse=True)
+
+
+def test_rare_terms_keep_the_rarest_and_drop_common_words_on_large_collections(fake_index):
+    texts = [f"Report number {n} on the weather." for n in range(40)] + ["Report on the Hamlin injury."]
+    fake_index.add([article(text, key=f"r{n}") for n, text in enumerate(texts)])
+    catalog = fake_index.catalog
+    terms = ["hamlin", "injury", "report", "weather"]
+    # small collections keep every word: pruning only exists to bound the cost on large ones
+    assert catalog._rare_terms(terms, keep=2) == terms
+    # "report" is in every passage, "weather" in most: both go; the rare ones stay, rarest first
+    assert sorted(catalog._rare_terms(terms, keep=8, small=10)) == ["hamlin", "injury"]
+    assert len(catalog._rare_terms(terms, keep=1, small=10)) == 1
+    # when every word is common, the two rarest are still searched
+    assert sorted(catalog._rare_terms(["report", "weather"], keep=8, small=10)) == ["report", "weather"]
+    hits = catalog.lexical_search("Hamlin injury report", 5, max_terms=8)
+    assert "Hamlin" in catalog.passages([hits[0][0]])[hits[0][0]]["text"]  # small: every word searched, rare wins
