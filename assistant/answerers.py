@@ -81,11 +81,22 @@ class ExtractiveAnswerer:
         yield draft.answer
         yield draft
 
+    def close(self) -> None:
+        """Stop worker processes, if answering runs in any (setting `answer_workers`)."""
+        close = getattr(self.extractor, "close", None)
+        if close is not None:
+            close()
+
 
 def make_answerer(settings, embeddings=None) -> Answerer:
     """The one place a mode name becomes a backend."""
     embed = getattr(embeddings, "encode", None)
-    extractive = ExtractiveAnswerer(embed=embed)
+    extractor = None
+    if settings.answer_workers:
+        from assistant.pool import PooledExtractor
+
+        extractor = PooledExtractor(settings.answer_workers)
+    extractive = ExtractiveAnswerer(extractor=extractor, embed=embed)
     mode = settings.answer_mode
     if mode == "extractive":
         return extractive

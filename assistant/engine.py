@@ -66,6 +66,12 @@ class AnswerEngine:
                                     lexical_max_terms=settings.lexical_max_terms)
         return cls(retriever, answerer, settings.abstain_threshold, condenser)
 
+    def close(self) -> None:
+        """Release what outlives a call: the answer worker processes, if any."""
+        close = getattr(self.answerer, "close", None)
+        if close is not None:
+            close()
+
     def warm_up(self) -> None:
         """Load the models now (server start) rather than on the first question."""
         self.ask("warm up")

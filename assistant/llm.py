@@ -122,6 +122,9 @@ class LLMAnswerer:
         self.fallback = fallback
         self.mode = mode
 
+    def close(self) -> None:
+        self.fallback.close()
+
     def stream(self, question, passages, question_vector=None):
         extractive = self.fallback.draft(question, passages, question_vector)
         if not passages:

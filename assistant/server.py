@@ -13,8 +13,10 @@ NotFound 404, StoreUnavailable 503); a malformed request is a 422 that says what
 `/v1` the same errors take OpenAI's shape `{"error": {"message", "type", "param", "code"}}`.
 """
 
+import contextlib
 import hmac
 import logging
+import os
 import time
 from typing import Annotated
 
@@ -130,8 +132,13 @@ def build_app(settings: Settings | None = None, engine: AnswerEngine | None = No
     else:
         index_samples(engine, settings)
 
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        yield
+        engine.close()  # answer worker processes stop with the server
+
     app = FastAPI(title="News QA", summary="Answers from loaded news articles, with citations.",
-                  docs_url="/docs", redoc_url=None)
+                  docs_url="/docs", redoc_url=None, lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = engine
     app.dependency_overrides[get_settings] = lambda: settings
@@ -151,13 +158,22 @@ def build_app(settings: Settings | None = None, engine: AnswerEngine | None = No
     )
 
 
+def server_settings(settings: Settings, cores: int | None = None) -> Settings:
+    """A server answers requests side by side: unless set, give the extractive answerer's spaCy
+    the cores beyond the first (up to 4 worker processes)."""
+    if settings.answer_workers is not None:
+        return settings
+    cores = cores or os.cpu_count() or 1
+    return settings.model_copy(update={"answer_workers": min(4, max(0, cores - 1))})
+
+
 def serve(settings: Settings | None = None) -> None:
     """Build everything, bind the port, print how long start-up took and where to go, then serve."""
     import uvicorn
 
     started = time.perf_counter()
     settings = settings or get_settings()
-    app = build_app(settings)
+    app = build_app(server_settings(settings))
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")
     sock = config.bind_socket()  # fail on a busy port before claiming to be ready
     host = f"[{settings.host}]" if ":" in settings.host else settings.host

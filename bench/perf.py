@@ -319,14 +319,34 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _peak_rss_mib(pid: int) -> float | None:
+def _served_answer_workers() -> int | None:
+    """How many answer worker processes `serve` starts here with the environment's settings."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
+        from assistant.server import server_settings
+        from assistant.settings import Settings
+
+        return server_settings(Settings()).answer_workers
+    except Exception:  # noqa: BLE001 - a report detail, never a reason to fail the run
         return None
-    return None
+
+
+def _peak_rss_mib(pid: int) -> float | None:
+    """Peak resident memory of a process plus its live child processes (the answer workers)."""
+    def peak(one: int) -> float:
+        try:
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return 0.0
+
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    total = peak(pid) + sum(peak(int(child)) for child in children)
+    return total or None
 
 
 def served(data_dir: Path, questions: list[dict], clients: int, seconds: float, start_timeout: float = 240) -> dict:
@@ -400,6 +420,7 @@ def served(data_dir: Path, questions: list[dict], clients: int, seconds: float, 
             "errors": len(errors), "error_samples": errors[:3], "answers_per_s": len(latencies) / duration,
             "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95),
             "server_ready_s": ready_s, "server_peak_rss_mib": _peak_rss_mib(process.pid),
+            "answer_workers": _served_answer_workers(),
         }
     finally:
         if process.poll() is None:

@@ -213,13 +213,15 @@ def render_perf(result: dict, heading: str = "###") -> str:
         if served.get("skipped"):
             out += [f"Skipped: {served['skipped']}", ""]
         else:
-            out += [table(["endpoint", "duration s", "answers", "errors", "answers/s", "p50 ms", "p95 ms", "server peak RSS MiB",
+            out += [table(["endpoint", "duration s", "answers", "errors", "answers/s", "p50 ms", "p95 ms", "server peak RSS MiB (with answer workers)",
                            "server start → ready s"],
                           [[served["endpoint"], f(served["duration_s"], 1), served["answers"], served["errors"],
                             f(served["answers_per_s"], 1), ms(served["p50_ms"]), ms(served["p95_ms"]),
                             f(served.get("server_peak_rss_mib"), 0), f(served.get("server_ready_s"), 1)]]), "",
-                    f"(`python app.py serve` on an index of {served.get('index_passages', '?')} passages; each client posts the "
-                    "next RealTime QA question as soon as it has its answer.)", ""]
+                    f"(`python app.py serve` on an index of {served.get('index_passages', '?')} passages"
+                    + (f", answering in {served['answer_workers']} worker process(es) (setting `answer_workers`)"
+                       if served.get("answer_workers") is not None else "")
+                    + "; each client posts the next RealTime QA question as soon as it has its answer.)", ""]
 
     cold = result.get("cold_start")
     if cold:

@@ -1,0 +1,63 @@
+"""`python app.py serve` as a user starts it: a real process on loopback with its answer worker,
+answering the sample, and leaving no worker behind when stopped."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from conftest import ROOT, free_port
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def test_serve_answers_through_a_worker_process_and_stops_cleanly(tmp_path):
+    port = free_port()
+    env = {**os.environ, "NEWSQA_ANSWER_WORKERS": "1", "NEWSQA_API_KEYS": "[]"}
+    log = open(tmp_path / "server.log", "wb")
+    server = subprocess.Popen([sys.executable, "app.py", "serve", "--data-dir", str(tmp_path / "data"), "--port", str(port)],
+                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            assert server.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
+            try:
+                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the server did not come up"
+            time.sleep(0.5)
+        answer = httpx.post(f"{base}/api/ask", json={"question": "Who brokered the deal?"}, timeout=60).json()
+        assert answer["short_answer"] == "the council and tribal elders"
+        assert "brokered" in answer["citations"][0]["evidence"]
+        workers = children(server.pid)
+        assert workers, "the answerer runs in a worker process"
+        assert "started in" in (tmp_path / "server.log").read_text()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(60)
+        log.close()
+    assert server.returncode in (0, -signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while [pid for pid in workers if alive(pid)] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = {pid: Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:200] for pid in workers if alive(pid)}
+    assert not left, f"outlived the server: {left}"
