@@ -157,6 +157,26 @@ def ingest_ours(articles, data_dir: Path, embeddings) -> dict:
             "passages_per_cpu_s": summary.passages / cpu_s, "articles_per_cpu_s": len(articles) / cpu_s, "stages": stages}
 
 
+def precision_check(articles, model, sample: int = 600) -> dict:
+    """Embed the same passages in float32 and in bfloat16: speed of each, and how close the vectors are."""
+    from index.chunker import chunk_article
+    from index.embeddings import SentenceTransformerEmbeddings
+
+    texts = [p.text for a in articles for p in chunk_article(a)][:sample]
+    out: dict = {"passages": len(texts), "native_bf16": SentenceTransformerEmbeddings().batch_bf16}
+    vectors = {}
+    for precision in ("float32", "bfloat16"):
+        embedder = SentenceTransformerEmbeddings(precision=precision)
+        embedder._model, embedder._batch_threads = model.model, model._batch_threads  # same loaded weights
+        embedder.encode(texts[:32])
+        started = time.perf_counter()
+        vectors[precision] = embedder.encode(texts)
+        out[f"{precision}_passages_per_s"] = len(texts) / (time.perf_counter() - started)
+    cosines = (vectors["float32"] * vectors["bfloat16"]).sum(axis=1)
+    out |= {"cosine_mean": float(cosines.mean()), "cosine_min": float(cosines.min())}
+    return out
+
+
 def profile_ours(articles, embeddings, top: int = 14) -> str:
     from index.ingest import ingest
 
@@ -499,6 +519,8 @@ def run(args) -> dict:
         log(f"  {base['passages']} chunks in {base['seconds']:.1f}s")
         log("profiling a small ingest of ours")
         profile = profile_ours(articles[: args.profile_articles], ours_model)
+        log("float32 vs bfloat16 embedding of the same passages")
+        precision = precision_check(articles, ours_model)
 
         index, settings = ours["index"], ours["settings"]
         engine = AnswerEngine.from_settings(settings, index=index)
@@ -523,6 +545,7 @@ def run(args) -> dict:
             "baseline_answer": {"accuracy": mean(contains_any(t, q["golds"]) for t, q in zip(base_top, answerable)),
                                 "mean_words": mean(word_count(t) for t in base_top) or 0},
             "profile_top": profile,
+            "precision": precision,
         }
         ing = result["ingest"]
         ing["ratio_articles_per_s"] = ours["articles_per_s"] / base["articles_per_s"]

