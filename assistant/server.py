@@ -172,12 +172,14 @@ def serve(settings: Settings | None = None) -> None:
     import uvicorn
 
     started = time.perf_counter()
-    settings = settings or get_settings()
-    app = build_app(server_settings(settings))
+    settings = server_settings(settings or get_settings())
+    app = build_app(settings)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")
     sock = config.bind_socket()  # fail on a busy port before claiming to be ready
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     url = f"http://{'127.0.0.1' if settings.host in ('0.0.0.0', '::') else host}:{settings.port}/"
     note = " (log in with any name and an API key)" if settings.api_keys else ""
-    print(f"News QA started in {time.perf_counter() - started:.1f}s: chat {url}{note} · API docs {url}docs", flush=True)
+    workers = settings.answer_workers
+    pool = f" · answering in {workers} worker process{'es' if workers > 1 else ''}" if workers else ""
+    print(f"News QA started in {time.perf_counter() - started:.1f}s: chat {url}{note} · API docs {url}docs{pool}", flush=True)
     uvicorn.Server(config).run(sockets=[sock])

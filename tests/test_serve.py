@@ -50,7 +50,7 @@ def test_serve_answers_through_a_worker_process_and_stops_cleanly(tmp_path):
         assert "brokered" in answer["citations"][0]["evidence"]
         workers = children(server.pid)
         assert workers, "the answerer runs in a worker process"
-        assert "started in" in (tmp_path / "server.log").read_text()
+        assert "answering in 1 worker process" in (tmp_path / "server.log").read_text()
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(60)
