@@ -343,9 +343,15 @@ def build(out_dir: Path) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _cap(max_terms: int) -> str:
+    if not max_terms:
+        return "every word"
+    return "no cap, common words dropped" if max_terms >= 50 else str(max_terms)
+
+
 def render_fusion(fusion: dict) -> str:
     k = fusion["k"]
-    rows = [[f(row["lexical_weight"], 2), row.get("lexical_max_terms", 0) or "every word", f(row[f"recall@{k}"]),
+    rows = [[f(row["lexical_weight"], 2), _cap(row.get("lexical_max_terms", 0)), f(row[f"recall@{k}"]),
              ms(row.get("lexical_ms")), ms(row["ms_per_query"])] for row in fusion["rows"]]
     return "\n".join([
         "### Retrieval choices: fusion weight and lexical term cap (RealTime QA)", "",
