@@ -237,6 +237,9 @@ def baselines_for(name: str) -> dict:
     return {"kind": "none", "note": "the RGB repository states no official numbers; none are shown", "rows": []}
 
 
+NO_SOURCE = "(no search results)"
+
+
 def question_filters(q: dict, date_filter: bool, own_articles: bool):
     """RealTime QA variants: `date_filter` keeps articles published up to the question's date;
     `own_articles` searches only the question's own search results (the paper's GCS setting: the
@@ -248,9 +251,6 @@ def question_filters(q: dict, date_filter: bool, own_articles: bool):
     if date_filter and q.get("date"):
         return Filters(published_to=q["date"])
     return None
-
-
-NO_SOURCE = "(no search results)"
 
 
 def run(name: str, limit: int | None = None, k: int = 5, small_corpus: bool = False, date_filter: bool = False,

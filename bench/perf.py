@@ -160,14 +160,12 @@ def ingest_ours(articles, data_dir: Path, embeddings) -> dict:
 def precision_check(articles, model, sample: int = 600) -> dict:
     """Embed the same passages in float32 and in bfloat16: speed of each, and how close the vectors are."""
     from index.chunker import chunk_article
-    from index.embeddings import SentenceTransformerEmbeddings
 
     texts = [p.text for a in articles for p in chunk_article(a)][:sample]
-    out: dict = {"passages": len(texts), "native_bf16": SentenceTransformerEmbeddings().batch_bf16}
+    out: dict = {"passages": len(texts), "native_bf16": model.with_precision("auto").batch_bf16}
     vectors = {}
     for precision in ("float32", "bfloat16"):
-        embedder = SentenceTransformerEmbeddings(precision=precision)
-        embedder._model, embedder._batch_threads = model.model, model._batch_threads  # same loaded weights
+        embedder = model.with_precision(precision)
         embedder.encode(texts[:32])
         started = time.perf_counter()
         vectors[precision] = embedder.encode(texts)

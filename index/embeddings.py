@@ -84,6 +84,12 @@ class SentenceTransformerEmbeddings(Embeddings):
                 raise ConfigError(f"could not load embedding model {self.model_name!r}: {exc}") from exc
         return self._model
 
+    def with_precision(self, precision: str) -> "SentenceTransformerEmbeddings":
+        """The same loaded model at another batch precision (to compare both without a second load)."""
+        other = SentenceTransformerEmbeddings(self.model_name, self.device, self.batch_size, self.query_threads, precision)
+        other._model, other._batch_threads = self.model, self._batch_threads
+        return other
+
     @property
     def batch_bf16(self) -> bool:
         """Whether batches run in bfloat16: asked for, or `auto` on a CPU with native support."""

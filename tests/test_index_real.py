@@ -72,11 +72,7 @@ def test_bfloat16_batches_stay_within_rounding_of_float32(minilm):
     from index.embeddings import SentenceTransformerEmbeddings
 
     texts = ["The council and tribal elders brokered the deal.", "Fighters left Raqqa in a convoy of buses."]
-    exact = SentenceTransformerEmbeddings(precision="float32")
-    exact._model = minilm.model  # same weights, no second load
-    half = SentenceTransformerEmbeddings(precision="bfloat16")
-    half._model = minilm.model
-    half._batch_threads = exact._batch_threads = minilm._batch_threads
+    exact, half = minilm.with_precision("float32"), minilm.with_precision("bfloat16")  # same weights, no second load
     assert half.batch_bf16 and not exact.batch_bf16
     a, b = exact.encode(texts), half.encode(texts)
     assert a.dtype == b.dtype == np.float32
