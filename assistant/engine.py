@@ -57,6 +57,7 @@ class AnswerEngine:
         from index.store import ArticleIndex
 
         index = index or ArticleIndex.from_settings(settings)
+        index.check_embeddings()  # before any model loads: a mismatched index fails at once
         answerer = make_answerer(settings, index.embeddings)
         condenser = None
         if getattr(answerer, "chat", None) is not None:

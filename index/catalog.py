@@ -9,6 +9,7 @@ in one SQLite transaction, so a half-written document is never seen; see `index/
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -47,6 +48,11 @@ CREATE TABLE IF NOT EXISTS pending_vectors (
     version TEXT NOT NULL,
     PRIMARY KEY (doc_id, version)
 );
+-- Facts about the whole index, such as which embedding model made its vectors.
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
 
 
@@ -55,6 +61,7 @@ class Catalog:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._local = threading.local()
+        self._total: tuple[float, int] | None = None  # (when counted, passages): see passage_total
         with self._conn() as conn:
             conn.executescript(SCHEMA)
 
@@ -107,6 +114,8 @@ class Catalog:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        finally:
+            self._total = None
 
     def delete_document(self, doc_id: str) -> str | None:
         """Remove a document from the catalog; its vectors become pending removal. Returns its version."""
@@ -122,6 +131,8 @@ class Catalog:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        finally:
+            self._total = None
         return row["version"] if row else None
 
     @staticmethod
@@ -135,6 +146,13 @@ class Catalog:
 
     def clear_pending(self, doc_id: str, version: str) -> None:
         self._conn().execute("DELETE FROM pending_vectors WHERE doc_id = ? AND version = ?", (doc_id, version))
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._conn().execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._conn().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row["value"] if row else None
 
     # --- reads --------------------------------------------------------------------------------
 
@@ -153,6 +171,16 @@ class Catalog:
         docs = conn.execute("SELECT count(*) FROM documents").fetchone()[0]
         passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
         return docs, passages
+
+    def passage_total(self, max_age: float = 10.0) -> int:
+        """The passage count for lexical search's term selection, recounted after this process
+        writes or every `max_age` seconds (another process may write): counting 200k passages
+        costs milliseconds, a large share of a question's lexical search."""
+        cached = self._total
+        if cached is None or time.monotonic() - cached[0] > max_age:
+            count = self._conn().execute("SELECT count(*) FROM passages").fetchone()[0]
+            self._total = cached = (time.monotonic(), count)
+        return cached[1]
 
     def passage_ids(self) -> set[str]:
         return {row[0] for row in self._conn().execute("SELECT passage_id FROM passages")}
@@ -223,7 +251,7 @@ class Catalog:
         a word like "new" (in a third of news passages) adds little to the ranking. Collections
         under `small` passages are searched with every term: there it costs next to nothing."""
         conn = self._conn()
-        total = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+        total = self.passage_total()
         if total < small:
             return terms
         counted = sorted((conn.execute("SELECT count(*) FROM passages_fts WHERE passages_fts MATCH ?",

@@ -64,6 +64,11 @@ class SentenceTransformerEmbeddings(Embeddings):
         self._model = None
 
     @property
+    def identity(self) -> str:
+        """What an index records as its model (see `ArticleIndex.check_embeddings`)."""
+        return self.model_name
+
+    @property
     def model(self):
         if self._model is None:
             path = resolve_model_path(self.model_name)
@@ -146,6 +151,7 @@ class HashEmbeddings(Embeddings):
 
     def __init__(self, dimension: int = 64):
         self.dimension = dimension
+        self.identity = f"hash:{dimension}"
 
     def encode(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)

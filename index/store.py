@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.errors import ConfigError
 from index.catalog import Catalog
 from index.chunker import chunk_article
 from index.documents import Article, Passage
@@ -60,6 +61,7 @@ class ArticleIndex:
         self._thread_lock = threading.RLock()
         self._lock_path = catalog.path.with_suffix(".lock")
         self._lock_depth = 0
+        self._embedder_checked = False
 
     @contextmanager
     def writing(self) -> Iterator[None]:
@@ -114,7 +116,26 @@ class ArticleIndex:
         with self.writing():
             return self._add(articles)
 
+    def check_embeddings(self) -> None:
+        """Refuse to mix two embedding models in one index: their vectors are not comparable, and
+        one of another dimension would only fail later inside Chroma. The first write records the
+        model; an index written before models were recorded adopts the current one."""
+        if self._embedder_checked:
+            return
+        current = getattr(self.embeddings, "identity", None)
+        recorded = self.catalog.get_meta("embedding_model")
+        if current and recorded and current != recorded:
+            raise ConfigError(
+                f"the index in {self.catalog.path.parent} was built with the embedding model {recorded!r}, but the "
+                f"settings name {current!r}, whose vectors cannot be compared with it. Set embedding_model "
+                f"(NEWSQA_EMBEDDING_MODEL) back to {recorded!r}, or ingest into a new --data-dir."
+            )
+        if current and not recorded:
+            self.catalog.set_meta("embedding_model", current)
+        self._embedder_checked = True
+
     def _add(self, articles: Iterable[Article]) -> list[Outcome]:
+        self.check_embeddings()
         latest: dict[str, Article] = {}
         for article in articles:
             latest[article.doc_id] = article  # the same identity twice in a batch: the last one wins
@@ -173,6 +194,7 @@ class ArticleIndex:
         return {"documents": documents, "passages": passages}
 
     def dense_search(self, vector: np.ndarray, limit: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        self.check_embeddings()
         return self.vectors.search(vector, limit, **(filters or Filters()).as_kwargs())
 
     def lexical_search(self, query: str, limit: int, filters: Filters | None = None,

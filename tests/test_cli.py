@@ -83,6 +83,13 @@ def test_ask_on_the_bundled_sample_with_real_models(tmp_path):
     assert set(found) >= {"question", "standalone_question", "answer", "short_answer", "abstained", "citations", "mode", "timings"}
 
 
+def test_ask_refuses_an_index_built_with_another_embedding_model(tmp_path):
+    assert run("ingest", str(SAMPLE), "--quiet", data_dir=tmp_path / "d").returncode == 0  # the fake model
+    result = run("ask", "Who brokered the deal?", data_dir=tmp_path / "d", fake=False)
+    assert result.returncode == 2
+    assert "built with the embedding model 'hash:64'" in result.stderr and "NEWSQA_EMBEDDING_MODEL" in result.stderr
+
+
 def test_ask_filters_by_source_and_date(tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()

@@ -117,3 +117,43 @@ def test_rare_terms_keep_the_rarest_and_drop_common_words_on_large_collections(f
     assert sorted(catalog._rare_terms(["report", "weather"], keep=8, small=10)) == ["report", "weather"]
     hits = catalog.lexical_search("Hamlin injury report", 5, max_terms=8)
     assert "Hamlin" in catalog.passages([hits[0][0]])[hits[0][0]]["text"]  # small: every word searched, rare wins
+
+
+def test_an_index_refuses_a_second_embedding_model(settings):
+    from assistant.errors import ConfigError
+    from index.embeddings import HashEmbeddings
+    from index.store import ArticleIndex
+
+    first = ArticleIndex.from_settings(settings, embeddings=HashEmbeddings(64))
+    first.add([article("The council brokered the deal.")])
+    same = ArticleIndex.from_settings(settings, embeddings=HashEmbeddings(64))
+    assert same.dense_search(same.embeddings.encode(["deal"])[0], 5)
+
+    other = ArticleIndex.from_settings(settings, embeddings=HashEmbeddings(32))
+    with pytest.raises(ConfigError, match="hash:64.*hash:32"):
+        other.add([article("Another story.", key="b")])
+    with pytest.raises(ConfigError, match="new --data-dir"):
+        other.dense_search(other.embeddings.encode(["deal"])[0], 5)
+    assert len(first.documents()) == 1
+
+
+def test_an_index_without_a_recorded_model_adopts_the_current_one(fake_index):
+    fake_index.add([article("The council brokered the deal.")])
+    fake_index.catalog._conn().execute("DELETE FROM meta")  # as written before models were recorded
+    reopened = type(fake_index)(fake_index.catalog, fake_index.vectors, fake_index.embeddings)
+    assert reopened.dense_search(reopened.embeddings.encode(["deal"])[0], 5)
+    assert fake_index.catalog.get_meta("embedding_model") == fake_index.embeddings.identity
+
+
+def test_passage_total_follows_writes_here_and_elsewhere(fake_index):
+    from index.catalog import Catalog
+
+    catalog = fake_index.catalog
+    assert catalog.passage_total() == 0
+    outcome = fake_index.add([article("The council brokered the deal. Elders agreed.")])
+    assert catalog.passage_total() == outcome[0].passages  # our own write: recounted at once
+    elsewhere = Catalog(catalog.path)  # as another process would see the same file
+    assert elsewhere.passage_total() == outcome[0].passages
+    fake_index.delete(outcome[0].doc_id)
+    assert elsewhere.passage_total() == outcome[0].passages  # cached there for a few seconds...
+    assert elsewhere.passage_total(max_age=0) == 0  # ...then counted again
