@@ -1,4 +1,4 @@
-"""The command line: ingest, documents, delete, ask, serve. Errors become one line on stderr and a
+"""The command line: ingest, documents, delete, reindex, ask, serve. Errors become one line on stderr and a
 non-zero exit code here, at the edge."""
 
 import argparse
@@ -116,6 +116,25 @@ def cmd_ask(args) -> int:
     return status
 
 
+def cmd_reindex(args) -> int:
+    settings = _settings(args)
+    index = _index(settings)
+    total = index.catalog.passage_total(max_age=0)
+    bar = None
+    if not args.quiet and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit="passage", desc="re-embedding", file=sys.stderr)
+    started = time.perf_counter()
+    try:
+        done = index.reembed(progress=(lambda n: bar.update(n - bar.n)) if bar else None)
+    finally:
+        if bar:
+            bar.close()
+    print(f"re-embedded {done} passages with {settings.embedding_model} in {time.perf_counter() - started:.1f}s")
+    return 0
+
+
 def cmd_serve(args) -> int:
     from assistant.server import serve
 
@@ -153,6 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("delete", cmd_delete, "Delete documents by id.")
     p.add_argument("doc_ids", nargs="+", metavar="DOC_ID")
+
+    p = command("reindex", cmd_reindex, "Re-embed every stored article with the current embedding model "
+                "(after changing embedding_model); if interrupted, run it again.")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = command("ask", cmd_ask, "Answer a question; with no question, answer each line of stdin in turn.")
     p.add_argument("question", nargs="?", help="the question (omit to read questions from stdin, one per line)")

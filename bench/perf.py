@@ -214,7 +214,7 @@ def pad_ours(index, articles, target: int, reuse: ReusedVectors, first_copy: int
         rows = [(a, p) for a, ps in pending for p in ps]
         for start in range(0, len(rows), 4000):
             part = rows[start : start + 4000]
-            vectors = reuse.encode([index.embedding_text(a, p) for a, p in part])
+            vectors = reuse.encode([index.embedding_text(a.title, p) for a, p in part])
             index.vectors.collection.upsert(
                 ids=[p.passage_id for _, p in part], embeddings=vectors, documents=[p.text for _, p in part],
                 metadatas=[{"doc_id": p.doc_id, "version": p.version, "idx": p.index, "title": a.title, "source": a.source,

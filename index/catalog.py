@@ -10,7 +10,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from index.documents import Article, Passage
@@ -171,6 +171,25 @@ class Catalog:
         docs = conn.execute("SELECT count(*) FROM documents").fetchone()[0]
         passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
         return docs, passages
+
+    def document_passages(self, batch: int = 256) -> Iterator[tuple[dict, list[Passage]]]:
+        """Every committed document with its passages, rebuilt from the rows, in document order."""
+        conn = self._conn()
+        doc_ids = [row[0] for row in conn.execute("SELECT doc_id FROM documents ORDER BY doc_id")]
+        for i in range(0, len(doc_ids), batch):
+            chunk = doc_ids[i : i + batch]
+            marks = ",".join("?" * len(chunk))
+            docs = {row["doc_id"]: dict(row) for row in conn.execute(
+                f"SELECT doc_id, version, title, source, published FROM documents WHERE doc_id IN ({marks})", chunk)}
+            passages: dict[str, list[Passage]] = {doc_id: [] for doc_id in docs}
+            for row in conn.execute(f"SELECT doc_id, idx, start, end, text, sentences FROM passages WHERE doc_id IN ({marks})"
+                                    " ORDER BY doc_id, idx", chunk):
+                doc = docs[row["doc_id"]]
+                passages[row["doc_id"]].append(Passage(row["doc_id"], doc["version"], row["idx"], row["start"], row["end"],
+                                                       row["text"], [tuple(pair) for pair in json.loads(row["sentences"])]))
+            for doc_id in chunk:
+                if doc_id in docs:
+                    yield docs[doc_id], passages[doc_id]
 
     def passage_total(self, max_age: float = 10.0) -> int:
         """The passage count for lexical search's term selection, recounted after this process

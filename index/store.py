@@ -32,6 +32,9 @@ from index.documents import Article, Passage
 from index.text import repair_wire_text
 from index.vectors import VectorStore, make_client
 
+EMBEDDING_KEY = "embedding_model"  # catalog meta: the model whose vectors the index holds
+REBUILDING = "rebuilding:"  # its value's prefix while `reembed` runs
+
 
 @dataclass
 class Filters:
@@ -61,7 +64,6 @@ class ArticleIndex:
         self._thread_lock = threading.RLock()
         self._lock_path = catalog.path.with_suffix(".lock")
         self._lock_depth = 0
-        self._embedder_checked = False
 
     @contextmanager
     def writing(self) -> Iterator[None]:
@@ -119,20 +121,64 @@ class ArticleIndex:
     def check_embeddings(self) -> None:
         """Refuse to mix two embedding models in one index: their vectors are not comparable, and
         one of another dimension would only fail later inside Chroma. The first write records the
-        model; an index written before models were recorded adopts the current one."""
-        if self._embedder_checked:
-            return
+        model; an index written before models were recorded adopts the current one. Read on every
+        query (a point read in SQLite): another process may re-embed the index meanwhile."""
         current = getattr(self.embeddings, "identity", None)
-        recorded = self.catalog.get_meta("embedding_model")
+        recorded = self.catalog.get_meta(EMBEDDING_KEY)
+        if recorded and recorded.startswith(REBUILDING):
+            raise ConfigError(f"re-embedding the index in {self.catalog.path.parent} with {recorded[len(REBUILDING):]!r} "
+                              "was interrupted: run `python app.py reindex` again to finish it")
         if current and recorded and current != recorded:
             raise ConfigError(
                 f"the index in {self.catalog.path.parent} was built with the embedding model {recorded!r}, but the "
                 f"settings name {current!r}, whose vectors cannot be compared with it. Set embedding_model "
-                f"(NEWSQA_EMBEDDING_MODEL) back to {recorded!r}, or ingest into a new --data-dir."
+                f"(NEWSQA_EMBEDDING_MODEL) back to {recorded!r}, or re-embed the stored articles with "
+                "`python app.py reindex`, or ingest into a new --data-dir."
             )
         if current and not recorded:
-            self.catalog.set_meta("embedding_model", current)
-        self._embedder_checked = True
+            self.catalog.set_meta(EMBEDDING_KEY, current)
+
+    def reembed(self, batch_documents: int = 64, progress=None) -> int:
+        """Recompute every stored passage's vector with the current embedding model, from the texts
+        the catalog keeps (no source files needed). Returns the passage count.
+
+        While it runs the index is marked as rebuilding, and queries and ingests refuse it; if it is
+        interrupted, running it again starts over and finishes, so the index is never left mixed."""
+        current = getattr(self.embeddings, "identity", None) or type(self.embeddings).__name__
+        with self.writing():
+            self.reconcile()
+            self.catalog.set_meta(EMBEDDING_KEY, REBUILDING + current)
+            self.vectors.reset()
+            done = 0
+            batch: list[tuple[dict, list[Passage]]] = []
+            for item in self.catalog.document_passages():
+                batch.append(item)
+                if len(batch) >= batch_documents:
+                    done += self._reembed_batch(batch)
+                    batch = []
+                    if progress:
+                        progress(done)
+            done += self._reembed_batch(batch)
+            if progress:
+                progress(done)
+            self.catalog.set_meta(EMBEDDING_KEY, current)
+            return done
+
+    def _reembed_batch(self, batch: list[tuple[dict, list[Passage]]]) -> int:
+        texts = [self.embedding_text(doc["title"], p) for doc, passages in batch for p in passages]
+        if not texts:
+            return 0
+        vectors = self._encode(texts)
+        row = 0
+        for doc, passages in batch:
+            self.vectors.add(passages, vectors[row : row + len(passages)], doc)
+            row += len(passages)
+        return len(texts)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        if hasattr(self.embeddings, "encode"):
+            return self.embeddings.encode(texts)
+        return np.asarray(self.embeddings.embed_documents(texts), dtype=np.float32)
 
     def _add(self, articles: Iterable[Article]) -> list[Outcome]:
         self.check_embeddings()
@@ -150,9 +196,8 @@ class ArticleIndex:
         if not work:
             return outcomes
 
-        texts = [self.embedding_text(article, p) for article, _, passages in work for p in passages]
-        vectors = self.embeddings.encode(texts) if hasattr(self.embeddings, "encode") else np.asarray(
-            self.embeddings.embed_documents(texts), dtype=np.float32)
+        texts = [self.embedding_text(article.title, p) for article, _, passages in work for p in passages]
+        vectors = self._encode(texts)
 
         for article, _, _ in work:
             self.catalog.mark_pending(article.doc_id, article.version)
@@ -167,8 +212,8 @@ class ArticleIndex:
         return outcomes
 
     @staticmethod
-    def embedding_text(article: Article, passage: Passage) -> str:
-        return f"{article.title}\n{repair_wire_text(passage.text)}"
+    def embedding_text(title: str, passage: Passage) -> str:
+        return f"{title}\n{repair_wire_text(passage.text)}"
 
     def delete(self, doc_id: str) -> bool:
         with self.writing():

@@ -75,6 +75,15 @@ class VectorStore:
             ],
         )
 
+    def reset(self) -> None:
+        """Drop every vector (the collection itself), to be refilled by `ArticleIndex.reembed`."""
+        try:
+            self.client.delete_collection(self.collection_name)
+        except Exception as exc:
+            if "does not exist" not in str(exc).lower() and "not found" not in str(exc).lower():
+                raise StoreUnavailable(f"cannot drop Chroma collection {self.collection_name!r}: {exc}") from exc
+        self._collection = None
+
     def delete_version(self, doc_id: str, version: str) -> None:
         self.collection.delete(where={"$and": [{"doc_id": doc_id}, {"version": version}]})
 

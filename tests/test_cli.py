@@ -90,6 +90,15 @@ def test_ask_refuses_an_index_built_with_another_embedding_model(tmp_path):
     assert "built with the embedding model 'hash:64'" in result.stderr and "NEWSQA_EMBEDDING_MODEL" in result.stderr
 
 
+def test_reindex_moves_an_index_to_the_real_model(tmp_path):
+    assert run("ingest", str(SAMPLE), "--quiet", data_dir=tmp_path / "d").returncode == 0  # the fake model
+    result = run("reindex", data_dir=tmp_path / "d", fake=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("re-embedded ") and "bundled:all-MiniLM-L6-v2" in result.stdout
+    answer = json.loads(run("ask", "Who brokered the deal?", "--json", data_dir=tmp_path / "d", fake=False).stdout)
+    assert "council and tribal elders" in (answer["short_answer"] or "")
+
+
 def test_ask_filters_by_source_and_date(tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()

@@ -55,6 +55,19 @@ def test_hybrid_retrieval_finds_the_named_person(real_index):
         assert text[d.metadata["start"] : d.metadata["end"]] == d.page_content
 
 
+def test_reindex_replaces_fake_vectors_with_minilm_ones(real_index):
+    from index.embeddings import HashEmbeddings
+
+    fake = ArticleIndex(real_index.catalog, real_index.vectors, HashEmbeddings())  # same catalog and collection
+    [added] = fake.add([sample_article()])
+    with pytest.raises(ConfigError, match="hash:64"):
+        real_index.dense_search(real_index.embeddings.encode(["deal"])[0], 3)
+    assert real_index.reembed() == added.passages
+    assert real_index.vectors.count() == added.passages
+    documents = HybridRetriever(index=real_index, k=3, lexical_weight=0.0).invoke("Who agreed the withdrawal deal for the fighters?")
+    assert any("brokered by the council and tribal elders" in d.page_content for d in documents)
+
+
 def test_one_question_embeds_on_query_threads_and_a_batch_on_every_core(minilm):
     import torch
 

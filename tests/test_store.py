@@ -157,3 +157,48 @@ def test_passage_total_follows_writes_here_and_elsewhere(fake_index):
     fake_index.delete(outcome[0].doc_id)
     assert elsewhere.passage_total() == outcome[0].passages  # cached there for a few seconds...
     assert elsewhere.passage_total(max_age=0) == 0  # ...then counted again
+
+
+def test_reembed_switches_an_index_to_another_model(settings):
+    from index.embeddings import HashEmbeddings
+    from index.store import ArticleIndex
+
+    old = ArticleIndex.from_settings(settings, embeddings=HashEmbeddings(64))
+    old.add([article("The council brokered the deal. Elders agreed.", key="a"),
+             article("Volcanoes erupted on the island overnight.", key="b")])
+    new = ArticleIndex.from_settings(settings, embeddings=HashEmbeddings(32))
+    seen = []
+    assert new.reembed(batch_documents=1, progress=seen.append) == consistent(new)
+    assert seen[-1] == consistent(new) and len(seen) >= 2
+    assert new.catalog.get_meta("embedding_model") == "hash:32"
+    [best, *_] = new.dense_search(new.embeddings.encode(["volcanoes island"])[0], 5)
+    assert new.passages([best[0]])[best[0]]["text"].startswith("Volcanoes")
+
+
+def test_an_interrupted_reembed_blocks_queries_until_run_again(settings):
+    from assistant.errors import ConfigError
+    from index.embeddings import HashEmbeddings
+    from index.store import ArticleIndex
+
+    ArticleIndex.from_settings(settings, embeddings=HashEmbeddings(64)).add(
+        [article(f"Story number {i} about the harbour.", key=str(i)) for i in range(3)])
+
+    class Crashing(HashEmbeddings):
+        calls = 0
+
+        def encode(self, texts):
+            Crashing.calls += 1
+            if Crashing.calls == 2:
+                raise KeyboardInterrupt  # as if the user pressed Ctrl-C halfway
+            return super().encode(texts)
+
+    crashing = ArticleIndex.from_settings(settings, embeddings=Crashing(32))
+    with pytest.raises(KeyboardInterrupt):
+        crashing.reembed(batch_documents=1)
+    new = ArticleIndex.from_settings(settings, embeddings=HashEmbeddings(32))
+    with pytest.raises(ConfigError, match="reindex` again"):
+        new.dense_search(new.embeddings.encode(["harbour"])[0], 5)
+    with pytest.raises(ConfigError, match="reindex` again"):
+        new.add([article("A new story.", key="new")])
+    assert new.reembed() == consistent(new)
+    assert len(new.dense_search(new.embeddings.encode(["harbour"])[0], 5)) == 3
