@@ -236,7 +236,7 @@ class ArticleIndex:
         """Counts from the catalog; raises StoreUnavailable when Chroma cannot be reached."""
         self.vectors.heartbeat()
         documents, passages = self.catalog.count()
-        return {"documents": documents, "passages": passages}
+        return {"documents": documents, "passages": passages, "embedding_model": self.catalog.get_meta(EMBEDDING_KEY)}
 
     def dense_search(self, vector: np.ndarray, limit: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         self.check_embeddings()
