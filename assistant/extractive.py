@@ -279,6 +279,22 @@ def _question_terms(text: str) -> tuple[dict[str, float], set[tuple[str, str]]]:
     return terms, bigrams
 
 
+def _question_wh(low: str):
+    """The wh-word that asks, not one opening a relative clause ("The balloon, which officials
+    said ..., was shot down off which state?"): skip those right after a comma."""
+    matches = list(_WH_RE.finditer(low))
+    asking = [m for m in matches if not low[: m.start()].rstrip().endswith(",")]
+    return (asking or matches or [None])[0]
+
+
+def _is_relative(tok) -> bool:
+    """A relative pronoun (", which officials said"), as opposed to the question's own wh-word."""
+    if tok.i > 0 and tok.doc[tok.i - 1].text == ",":
+        return True
+    head = tok.head.head if tok.dep_ in ("det", "poss") else tok.head
+    return head.dep_ == "relcl" or tok.head.dep_ == "relcl"
+
+
 def _classify(text: str) -> tuple[str, dict[str, float], bool, str | None]:
     """Answer type from the wording alone: (kind, labels, wants_short, focus stem)."""
     clause = text.strip()
@@ -294,7 +310,7 @@ def _classify(text: str) -> tuple[str, dict[str, float], bool, str | None]:
         if after.startswith("%"):
             return "blank", {"PERCENT": 1.0}, True, None
         return "blank", {}, True, None
-    m = _WH_RE.search(low)
+    m = _question_wh(low)
     if not m:
         if _AUX_START.match(low) or low.startswith("true or false") or low.endswith("true or false?"):
             return "yesno", {}, False, None
@@ -343,7 +359,7 @@ def _first_noun_stem(words: list[str]) -> str | None:
         if not w or w in _NON_NOUN:
             if run:
                 break
-            if w in ("of", "kind", "type", "sort", "a", "an", "the"):
+            if w in ("of", "kind", "type", "sort", "a", "an", "the", "these", "those", "following"):
                 continue
             return None
         run.append(w)
@@ -381,7 +397,8 @@ def _set_focus(q: _Question, focus: str | None) -> None:
 
 def _apply_parse(q: _Question, doc) -> None:
     """Fill the question's verb, wh-role and target from its dependency parse."""
-    wh = next((t for t in doc if t.tag_ in ("WDT", "WP", "WP$", "WRB")), None)
+    whs = [t for t in doc if t.tag_ in ("WDT", "WP", "WP$", "WRB")]
+    wh = next((t for t in whs if not _is_relative(t)), whs[0] if whs else None)
     if wh is None:
         root = next((t for t in doc if t.dep_ == "ROOT"), None)
         if root is not None and root.pos_ in ("VERB", "AUX"):
@@ -905,6 +922,7 @@ def _candidates(q: _Question, doc) -> list[_Candidate]:
                     i, j = _np_span(pobj)
                     if j - nc.start < 8:
                         add(nc.start, j, typ=typ, pat=pat)
+    named: set[int] = set()  # focus nouns followed by a name: "the drug Narcan" answers with the name
     if focus:
         for t in doc:
             if _stem(t.text) == focus:
@@ -916,6 +934,15 @@ def _candidates(q: _Question, doc) -> list[_Candidate]:
                         add(*_trim(doc, c.left_edge.i, c.i), typ=0.8, pat=1.0)
                     if c.dep_ == "compound" and c.pos_ == "PROPN":
                         add(*_trim(doc, c.left_edge.i, c.i), typ=0.5, pat=0.3)
+                    if c.dep_ == "appos" and c.pos_ == "PROPN" and c.right_edge.i - c.left_edge.i < 6:
+                        add(*_trim(doc, c.left_edge.i, c.right_edge.i), typ=0.9, pat=0.8)
+                # "the overdose reversal drug Narcan": the name right after the focus noun
+                end = t.i + 1
+                while end < len(doc) and doc[end].pos_ == "PROPN" and end - t.i <= 5:
+                    end += 1
+                if end > t.i + 1:
+                    add(t.i + 1, end - 1, typ=0.9, pat=0.8)
+                    named.add(t.i)
     out: list[_Candidate] = []
     for (i, j), (typ, pat) in spans.items():
         if typ <= 0 and pat <= 0:
@@ -937,7 +964,7 @@ def _candidates(q: _Question, doc) -> list[_Candidate]:
         else:
             dist = lin = 12
         prox = _W_TREE * math.exp(-dist / 3.0) + _W_LIN * math.exp(-lin / 8.0)
-        length_pen = 0.04 * max(0, len(words) - 6)
+        length_pen = 0.04 * max(0, len(words) - 6) + (1.0 if toks.root.i in named else 0.0)
         score = 2.0 * typ + pat + prox - 1.5 * overlap - length_pen + _shape(q, toks.text)
         out.append(_Candidate(toks[0].idx, toks[-1].idx + len(toks[-1].text), score, pat > 0))
     out.sort(key=lambda c: (-c.score, c.start, c.end))
@@ -964,9 +991,9 @@ def _shape(q: _Question, text: str) -> float:
     words = set(re.findall(r"[a-z]+", low))
     has_number = bool(re.search(r"\d", low)) or bool(words & _NUMBER_WORDS)
     if q.focus == "year":
-        return 0.0 if re.search(r"\b\d{4}s?\b", low) else -1.0
+        return 0.0 if re.search(r"\b\d{4}s?\b", low) else -2.0
     if q.focus == "month":
-        return 0.0 if words & _MONTHS else -1.0
+        return 0.0 if words & _MONTHS else -2.0
     if q.kind == "age":
         return 0.0 if has_number and not words & _MONTHS else -1.0
     if q.kind in _NUMERIC_KINDS:

@@ -186,3 +186,26 @@ def test_import_loads_no_model():
 def test_default_pipeline_loads_on_first_use_not_at_construction():
     answerer = ExtractiveAnswerer()
     assert answerer._nlp is None
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "expected"),
+    [
+        # the asking wh-word, not the relative pronoun before it
+        ("The ferry, which the company said was built in 1998, sank off the coast of which country?",
+         "The ferry sank on Sunday off the coast of Greece after a storm.", "Greece"),
+        # "which of these X" asks about X
+        ("Which of these painters opened the exhibition?",
+         "The exhibition was opened on Monday by the painter Ivo Marsh.", "Ivo Marsh"),
+        # the name right after the asked-about noun, not the noun phrase around it
+        ("Regulators approved which vaccine this week?",
+         "Regulators on Thursday approved the malaria vaccine Solvira for children.", "Solvira"),
+        # a year question wants a year, not an age
+        ("What year did the bridge first open?", "The 75-year-old bridge first opened in 1948.", "1948"),
+    ],
+)
+def test_short_answer_types(answerer, question, text, expected):
+    given = [PassageIn(text, 0, [(0, len(text))])]
+    result = answerer.answer(question, given)
+    assert_verbatim(result, given, text)
+    assert result.short_answer == expected
