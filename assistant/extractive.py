@@ -173,7 +173,8 @@ for _words, _labels in (
         "spokesman spokeswoman spokesperson chairman governor senator mayor candidate pope prince "
         "princess musician comedian host officer general commander judge lawyer athlete chef "
         "billionaire figure inventor architect composer poet painter philosopher emperor ruler "
-        "explorer politician presenter footballer",
+        "explorer politician presenter footballer republican democrat lawmaker legislator activist "
+        "executive entrepreneur businessman businesswoman journalist reporter anchor",
         {"PERSON": 1.0, "ORG": 0.3},
     ),
     (
@@ -892,7 +893,13 @@ def _candidates(q: _Question, doc) -> list[_Candidate]:
 
     wants_name = untyped and bool(_NAME_Q.search(q.text))
     for ei, ej, label in ents:
-        add(ei, ej, typ=q.labels.get(label, 0.0) if q.labels else (0.6 if wants_name else 0.3 if untyped else 0.0))
+        if q.labels:
+            typ = q.labels.get(label, 0.0)
+        elif untyped:  # "what did officials find?": a name or thing, rarely a bare date or number
+            typ = 0.6 if wants_name else 0.1 if label in _NUMERIC_LABELS else 0.3
+        else:
+            typ = 0.0
+        add(ei, ej, typ=typ)
     for i, j, bonus in _pattern_spans(q, doc):
         typ = 0.0
         for ei, ej, label in ents:
@@ -982,6 +989,7 @@ _NUMBER_WORDS = frozenset(
     "half several".split()
 )
 _NUMERIC_KINDS = frozenset({"count", "amount", "measure", "duration", "age"})
+_NUMERIC_LABELS = frozenset({"DATE", "TIME", "CARDINAL", "ORDINAL", "PERCENT", "MONEY", "QUANTITY"})
 _NAME_Q = re.compile(r"\b(name|named|called|known as|titled|title)\b", re.I)
 
 

@@ -202,6 +202,13 @@ def test_default_pipeline_loads_on_first_use_not_at_construction():
          "Regulators on Thursday approved the malaria vaccine Solvira for children.", "Solvira"),
         # a year question wants a year, not an age
         ("What year did the bridge first open?", "The 75-year-old bridge first opened in 1948.", "1948"),
+        # an untyped "what" wants a thing, not the day it happened
+        ("What did the mayor announce?", "On March 3 the mayor announced a new bus line.", "a new bus line"),
+        ("What do scientists believe the lights were?", "The lights seen on Monday were probably meteors, scientists said.",
+         "meteors"),
+        # "which lawmaker" asks for a person
+        ("Which lawmaker proposed the tax on sugary drinks?",
+         "The tax on sugary drinks, proposed by Senator Ada Quill, passed the Finance Committee.", "Ada Quill"),
     ],
 )
 def test_short_answer_types(answerer, question, text, expected):
