@@ -119,7 +119,7 @@ def cmd_ask(args) -> int:
 def cmd_reindex(args) -> int:
     settings = _settings(args)
     index = _index(settings)
-    total = index.catalog.passage_total(max_age=0)
+    total = index.catalog.count()[1]
     bar = None
     if not args.quiet and sys.stderr.isatty():
         from tqdm import tqdm

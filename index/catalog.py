@@ -56,6 +56,10 @@ CREATE TABLE IF NOT EXISTS meta (
 """
 
 
+def _sentences(stored: str) -> list[tuple[int, int]]:
+    return [tuple(pair) for pair in json.loads(stored)]
+
+
 class Catalog:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -172,24 +176,21 @@ class Catalog:
         passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
         return docs, passages
 
-    def document_passages(self, batch: int = 256) -> Iterator[tuple[dict, list[Passage]]]:
-        """Every committed document with its passages, rebuilt from the rows, in document order."""
+    def document_batches(self, size: int) -> Iterator[list[tuple[dict, list[Passage]]]]:
+        """Every committed document with its passages, rebuilt from the rows, `size` documents at a time."""
         conn = self._conn()
         doc_ids = [row[0] for row in conn.execute("SELECT doc_id FROM documents ORDER BY doc_id")]
-        for i in range(0, len(doc_ids), batch):
-            chunk = doc_ids[i : i + batch]
+        for i in range(0, len(doc_ids), size):
+            chunk = doc_ids[i : i + size]
             marks = ",".join("?" * len(chunk))
             docs = {row["doc_id"]: dict(row) for row in conn.execute(
                 f"SELECT doc_id, version, title, source, published FROM documents WHERE doc_id IN ({marks})", chunk)}
             passages: dict[str, list[Passage]] = {doc_id: [] for doc_id in docs}
             for row in conn.execute(f"SELECT doc_id, idx, start, end, text, sentences FROM passages WHERE doc_id IN ({marks})"
                                     " ORDER BY doc_id, idx", chunk):
-                doc = docs[row["doc_id"]]
-                passages[row["doc_id"]].append(Passage(row["doc_id"], doc["version"], row["idx"], row["start"], row["end"],
-                                                       row["text"], [tuple(pair) for pair in json.loads(row["sentences"])]))
-            for doc_id in chunk:
-                if doc_id in docs:
-                    yield docs[doc_id], passages[doc_id]
+                passages[row["doc_id"]].append(Passage(row["doc_id"], docs[row["doc_id"]]["version"], row["idx"], row["start"],
+                                                       row["end"], row["text"], _sentences(row["sentences"])))
+            yield [(docs[doc_id], passages[doc_id]) for doc_id in chunk if doc_id in docs]
 
     def passage_total(self, max_age: float = 10.0) -> int:
         """The passage count for lexical search's term selection, recounted after this process
@@ -219,7 +220,7 @@ class Catalog:
         out = {}
         for row in rows:
             item = dict(row)
-            item["sentences"] = [tuple(pair) for pair in json.loads(item["sentences"])]
+            item["sentences"] = _sentences(item["sentences"])
             out[item["passage_id"]] = item
         return out
 

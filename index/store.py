@@ -150,30 +150,21 @@ class ArticleIndex:
             self.catalog.set_meta(EMBEDDING_KEY, REBUILDING + current)
             self.vectors.reset()
             done = 0
-            batch: list[tuple[dict, list[Passage]]] = []
-            for item in self.catalog.document_passages():
-                batch.append(item)
-                if len(batch) >= batch_documents:
-                    done += self._reembed_batch(batch)
-                    batch = []
-                    if progress:
-                        progress(done)
-            done += self._reembed_batch(batch)
-            if progress:
-                progress(done)
+            for batch in self.catalog.document_batches(batch_documents):
+                texts = [self.embedding_text(doc["title"], p) for doc, passages in batch for p in passages]
+                self._store_vectors([(passages, doc) for doc, passages in batch], self._encode(texts))
+                done += len(texts)
+                if progress:
+                    progress(done)
             self.catalog.set_meta(EMBEDDING_KEY, current)
             return done
 
-    def _reembed_batch(self, batch: list[tuple[dict, list[Passage]]]) -> int:
-        texts = [self.embedding_text(doc["title"], p) for doc, passages in batch for p in passages]
-        if not texts:
-            return 0
-        vectors = self._encode(texts)
+    def _store_vectors(self, groups: list[tuple[list[Passage], dict]], vectors: np.ndarray) -> None:
+        """Each group's passages with its metadata, taking their rows of `vectors` in order."""
         row = 0
-        for doc, passages in batch:
-            self.vectors.add(passages, vectors[row : row + len(passages)], doc)
+        for passages, metadata in groups:
+            self.vectors.add(passages, vectors[row : row + len(passages)], metadata)
             row += len(passages)
-        return len(texts)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         if hasattr(self.embeddings, "encode"):
@@ -201,10 +192,7 @@ class ArticleIndex:
 
         for article, _, _ in work:
             self.catalog.mark_pending(article.doc_id, article.version)
-        row = 0
-        for article, _, passages in work:
-            self.vectors.add(passages, vectors[row : row + len(passages)], article.metadata())
-            row += len(passages)
+        self._store_vectors([(passages, article.metadata()) for article, _, passages in work], vectors)
         for article, committed, passages in work:
             self.catalog.commit_document(article, passages, committed)
             outcomes.append(Outcome(article.doc_id, article.title, "replaced" if committed else "added", len(passages)))
