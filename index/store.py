@@ -30,7 +30,7 @@ from index.catalog import Catalog
 from index.chunker import chunk_article
 from index.documents import Article, Passage
 from index.text import repair_wire_text
-from index.vectors import VectorStore, make_client
+from index.vectors import VectorStore, embedded_folder, make_client
 
 EMBEDDING_KEY = "embedding_model"  # catalog meta: the model whose vectors the index holds
 REBUILDING = "rebuilding:"  # its value's prefix while `reembed` runs
@@ -93,7 +93,7 @@ class ArticleIndex:
         client = make_client(data_dir, settings.chroma_host, settings.chroma_port)
         return cls(
             Catalog(data_dir / "catalog.sqlite3"),
-            VectorStore(client, settings.collection),
+            VectorStore(client, settings.collection, None if settings.chroma_host else embedded_folder(data_dir)),
             embeddings or make_embeddings(settings),
             settings.passage_sentences,
             settings.passage_overlap,

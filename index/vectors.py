@@ -2,6 +2,8 @@
 (`HttpClient`) when a host is set. Embeddings are always computed by us and passed in, so Chroma's
 own default embedder (which downloads a model) is never used. Telemetry is off."""
 
+import fcntl
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -16,14 +18,36 @@ def _chroma_settings():
     return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
 
 
+@contextmanager
+def _opening_lock(folder: Path | None):
+    """Embedded Chroma creates its SQLite tables and collections without guarding against another
+    process doing the same at that moment ("table collections already exists"), so processes opening
+    one folder (a server and a command-line ingest) take turns while they set it up."""
+    if folder is None:
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "opening.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def embedded_folder(data_dir: Path) -> Path:
+    return data_dir / "chroma"
+
+
 def make_client(data_dir: Path | None = None, host: str | None = None, port: int = 8000):
     import chromadb
 
     try:
         if host:
             return chromadb.HttpClient(host=host, port=port, settings=_chroma_settings())
-        (data_dir / "chroma").mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(data_dir / "chroma"), settings=_chroma_settings())
+        folder = embedded_folder(data_dir)
+        with _opening_lock(folder):
+            return chromadb.PersistentClient(path=str(folder), settings=_chroma_settings())
     except Exception as exc:  # chromadb raises plain exceptions for an unreachable server
         where = f"the Chroma server at {host}:{port}" if host else f"the Chroma store in {data_dir}"
         raise StoreUnavailable(f"cannot open {where}: {exc}") from exc
@@ -38,18 +62,22 @@ def _published_number(published: str | None) -> int:
 
 
 class VectorStore:
-    def __init__(self, client, collection: str = "articles"):
+    def __init__(self, client, collection: str = "articles", local_folder: Path | None = None):
+        """`local_folder`: the embedded store's folder, so creating the collection takes turns with
+        other processes; None for a server, which serialises that itself."""
         self.client = client
         self.collection_name = collection
+        self.local_folder = local_folder
         self._collection = None
 
     @property
     def collection(self):
         if self._collection is None:
             try:
-                self._collection = self.client.get_or_create_collection(
-                    self.collection_name, embedding_function=None, metadata={"hnsw:space": "cosine"}
-                )
+                with _opening_lock(self.local_folder):
+                    self._collection = self.client.get_or_create_collection(
+                        self.collection_name, embedding_function=None, metadata={"hnsw:space": "cosine"}
+                    )
             except Exception as exc:
                 raise StoreUnavailable(f"cannot reach Chroma collection {self.collection_name!r}: {exc}") from exc
         return self._collection
