@@ -154,6 +154,12 @@ class Catalog:
     def set_meta(self, key: str, value: str) -> None:
         self._conn().execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
+    def set_meta_if_absent(self, key: str, value: str) -> str:
+        """Record `value` unless another writer got there first; returns what is recorded."""
+        conn = self._conn()
+        conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
+        return conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()["value"]
+
     def get_meta(self, key: str) -> str | None:
         row = self._conn().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row["value"] if row else None

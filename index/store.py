@@ -125,6 +125,8 @@ class ArticleIndex:
         query (a point read in SQLite): another process may re-embed the index meanwhile."""
         current = getattr(self.embeddings, "identity", None)
         recorded = self.catalog.get_meta(EMBEDDING_KEY)
+        if current and not recorded:  # two processes may both find none: the first to record wins
+            recorded = self.catalog.set_meta_if_absent(EMBEDDING_KEY, current)
         if recorded and recorded.startswith(REBUILDING):
             raise ConfigError(f"re-embedding the index in {self.catalog.path.parent} with {recorded[len(REBUILDING):]!r} "
                               "was interrupted: run `python app.py reindex` again to finish it")
@@ -135,8 +137,6 @@ class ArticleIndex:
                 f"(NEWSQA_EMBEDDING_MODEL) back to {recorded!r}, or re-embed the stored articles with "
                 "`python app.py reindex`, or ingest into a new --data-dir."
             )
-        if current and not recorded:
-            self.catalog.set_meta(EMBEDDING_KEY, current)
 
     def reembed(self, batch_documents: int = 64, progress=None) -> int:
         """Recompute every stored passage's vector with the current embedding model, from the texts

@@ -145,6 +145,22 @@ def test_an_index_without_a_recorded_model_adopts_the_current_one(fake_index):
     assert fake_index.catalog.get_meta("embedding_model") == fake_index.embeddings.identity
 
 
+def test_two_first_writers_with_different_models_cannot_both_record(settings, monkeypatch):
+    from assistant.errors import ConfigError
+    from index.embeddings import HashEmbeddings
+    from index.store import ArticleIndex
+
+    first = ArticleIndex.from_settings(settings, embeddings=HashEmbeddings(64))
+    second = ArticleIndex.from_settings(settings, embeddings=HashEmbeddings(32))
+    first.add([article("The council brokered the deal.")])
+    # the second read the empty record just before the first wrote it
+    monkeypatch.setattr(second.catalog, "get_meta", lambda key: None)
+    with pytest.raises(ConfigError, match="hash:64.*hash:32"):
+        second.add([article("Another story.", key="b")])
+    monkeypatch.undo()
+    assert second.catalog.get_meta("embedding_model") == "hash:64"
+
+
 def test_passage_total_follows_writes_here_and_elsewhere(fake_index):
     from index.catalog import Catalog
 
