@@ -68,10 +68,11 @@ class AnswerEngine:
         return cls(retriever, answerer, settings.abstain_threshold, condenser)
 
     def close(self) -> None:
-        """Release what outlives a call: the answer worker processes, if any."""
-        close = getattr(self.answerer, "close", None)
-        if close is not None:
-            close()
+        """Release what outlives a call: the answer worker processes, if any, and the embedding thread."""
+        for part in (self.answerer, self.retriever):
+            close = getattr(part, "close", None)
+            if close is not None:
+                close()
 
     def warm_up(self) -> None:
         """Load the models now (server start) rather than on the first question."""
@@ -103,11 +104,8 @@ class AnswerEngine:
         yield {"event": "rewrite", "standalone_question": standalone}
 
         mark = self.clock()
-        vector = self.retriever.embed_question(standalone)
-        timings["embed_ms"] = (self.clock() - mark) * 1000
-        mark = self.clock()
-        passages = self.retriever.search(standalone, k=k, filters=filters, question_vector=vector)
-        timings["retrieve_ms"] = (self.clock() - mark) * 1000
+        vector, passages, timings["embed_ms"] = self.retriever.retrieve(standalone, k=k, filters=filters)
+        timings["retrieve_ms"] = (self.clock() - mark) * 1000  # the embedding included: it overlaps lexical search
 
         mark = self.clock()
         draft: Draft | None = None

@@ -7,13 +7,16 @@ fusion, because BM25's margin carries that signal: the one passage naming "Talal
 others, which rank fusion would flatten to "first of twenty".
 """
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
+from pydantic import ConfigDict, PrivateAttr
 
 from index.store import ArticleIndex, Filters
 from index.text import content_tokens
@@ -48,6 +51,8 @@ class HybridRetriever(BaseRetriever):
     fetch_k: int = 20
     lexical_weight: float = 0.5
     lexical_max_terms: int = 0
+    _embedder: ThreadPoolExecutor | None = PrivateAttr(default=None)
+    _embedder_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def embed_question(self, question: str) -> np.ndarray:
         embeddings = self.index.embeddings
@@ -55,15 +60,48 @@ class HybridRetriever(BaseRetriever):
             return embeddings.encode([question])[0]
         return np.asarray(embeddings.embed_query(question), dtype=np.float32)
 
+    def _embedding_pool(self) -> ThreadPoolExecutor:
+        with self._embedder_lock:
+            if self._embedder is None:
+                self._embedder = ThreadPoolExecutor(max_workers=4, thread_name_prefix="embed-question")
+            return self._embedder
+
+    def close(self) -> None:
+        with self._embedder_lock:
+            if self._embedder is not None:
+                self._embedder.shutdown(wait=False)
+                self._embedder = None
+
+    def _timed_embedding(self, question: str) -> tuple[np.ndarray, float]:
+        started = time.perf_counter()
+        vector = self.embed_question(question)
+        return vector, (time.perf_counter() - started) * 1000
+
+    def retrieve(self, question: str, k: int | None = None,
+                 filters: Filters | None = None) -> tuple[np.ndarray, list[Document], float]:
+        """`search` with the question embedded on another thread while lexical search runs here:
+        torch and SQLite both release the GIL, so on two cores the two overlap. Returns the question
+        vector (the extractive answerer reuses it), the passages, and the embedding's own ms."""
+        pending = self._embedding_pool().submit(self._timed_embedding, question)
+        lexical = self.index.lexical_search(question, self._fetch(k), filters, self.lexical_max_terms)
+        vector, embed_ms = pending.result()
+        return vector, self._fuse(vector, lexical, k, filters), embed_ms
+
     def search(self, question: str, k: int | None = None, filters: Filters | None = None,
                question_vector: np.ndarray | None = None) -> list[Document]:
         """Fused, de-duplicated passages, best first, each with its metadata and scores."""
-        k = k or self.k
-        fetch = max(self.fetch_k, k)
         if question_vector is None:
             question_vector = self.embed_question(question)
-        dense = self.index.dense_search(question_vector, fetch, filters)
-        lexical = self.index.lexical_search(question, fetch, filters, self.lexical_max_terms)
+        lexical = self.index.lexical_search(question, self._fetch(k), filters, self.lexical_max_terms)
+        return self._fuse(question_vector, lexical, k, filters)
+
+    def _fetch(self, k: int | None) -> int:
+        return max(self.fetch_k, k or self.k)
+
+    def _fuse(self, question_vector: np.ndarray, lexical: list[tuple[str, float]], k: int | None,
+              filters: Filters | None) -> list[Document]:
+        k = k or self.k
+        dense = self.index.dense_search(question_vector, self._fetch(k), filters)
         fused = weighted_fusion(dense, lexical, self.lexical_weight)
         dense_scores, lexical_scores = dict(dense), dict(lexical)
         order = sorted(fused, key=fused.get, reverse=True)

@@ -115,7 +115,7 @@ def render_eval(result: dict, heading: str = "###") -> str:
         out += ["Latency per question, ms (warm, one client):", "",
                 table(["", *[st.removesuffix("_ms") for st in stages]],
                       [["p50", *[ms(lat[st]["p50"]) for st in stages]], ["p95", *[ms(lat[st]["p95"]) for st in stages]]]),
-                ""]
+                "", "(retrieve includes embed: the question is embedded beside lexical search.)", ""]
 
     if name == "multihop" and s.get("by_question_type"):
         out += ["By question type:", "", table(
@@ -214,7 +214,8 @@ def render_perf(result: dict, heading: str = "###") -> str:
                        "baseline top-4 p50", "baseline p95"],
                       [[r["passages"], r["how"], ms(r["ask"]["p50"]), ms(r["ask"]["p95"]), ms(r["retrieve"]["p50"]), ms(r["retrieve"]["p95"]),
                         ms(r["embed"]["p50"]), ms(r["answer"]["p50"]),
-                        ms((r.get("baseline") or {}).get("p50")), ms((r.get("baseline") or {}).get("p95"))] for r in scale]), ""]
+                        ms((r.get("baseline") or {}).get("p50")), ms((r.get("baseline") or {}).get("p95"))] for r in scale]), "",
+                "(retrieve includes embedding the question, which runs beside lexical search.)", ""]
 
     served = result.get("served")
     if served:

@@ -15,16 +15,13 @@ class FakeRetriever:
     def __init__(self):
         self.searched = []
 
-    def embed_question(self, question):
-        return None
-
-    def search(self, question, k=None, filters=None, question_vector=None):
+    def retrieve(self, question, k=None, filters=None):
         self.searched.append(question)
         start = TEXT.index("The agreement")
         end = TEXT.index(" Closing")
-        return [Document(page_content=TEXT[start:end + 15], metadata={
+        return None, [Document(page_content=TEXT[start:end + 15], metadata={
             "doc_id": "d1", "title": "T", "source": "s", "published": None, "start": start, "end": end + 15,
-            "sentences": [(start, end), (end + 1, end + 15)]})]
+            "sentences": [(start, end), (end + 1, end + 15)]})], 0.0
 
 
 class FakeAnswerer:

@@ -55,6 +55,23 @@ def test_hybrid_retrieval_finds_the_named_person(real_index):
         assert text[d.metadata["start"] : d.metadata["end"]] == d.page_content
 
 
+def test_retrieve_embeds_beside_lexical_search_and_matches_search(real_index):
+    real_index.add([sample_article()])
+    retriever = HybridRetriever(index=real_index, k=3)
+    questions = ["Who is Talal Selo?", "Who brokered the deal?", "Where did the fighters go?"]
+    for question in questions:
+        vector, documents, embed_ms = retriever.retrieve(question)
+        assert np.allclose(vector, retriever.embed_question(question), atol=1e-5)
+        assert [d.id for d in documents] == [d.id for d in retriever.search(question)]
+        assert embed_ms > 0
+    # the server answers from many threads at once: each question still gets its own vector
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(retriever.retrieve, questions * 2))
+    for question, (vector, documents, _) in zip(questions * 2, results):
+        assert np.allclose(vector, retriever.embed_question(question), atol=1e-5)
+
+
 def test_reindex_replaces_fake_vectors_with_minilm_ones(real_index):
     from index.embeddings import HashEmbeddings
 
