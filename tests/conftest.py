@@ -54,6 +54,24 @@ def fake_index(settings, fake_embeddings):
     return ArticleIndex.from_settings(settings, embeddings=fake_embeddings)
 
 
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    """The server app with the real engine on the bundled sample, one per test module."""
+    from assistant.server import build_app
+    from tests.live_server import make_settings
+
+    return build_app(make_settings(tmp_path_factory.mktemp("app-data")))
+
+
+@pytest.fixture(scope="module")
+def server(app):
+    """`app` served by uvicorn on a loopback port."""
+    from tests.live_server import LiveServer
+
+    with LiveServer(app) as server:
+        yield server
+
+
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory):
     """A real `chroma run` server on a loopback port, for the whole session."""

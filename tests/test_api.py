@@ -18,7 +18,7 @@ from assistant import feedback
 from assistant.engine import AnswerEngine
 from assistant.server import build_app
 from index.store import ArticleIndex
-from tests.live_server import EXPECTED, QUESTION, make_settings, sample_article
+from tests.live_server import EXPECTED, QUESTION, sample_article
 
 CONTRACT_KEYS = {"question", "standalone_question", "answer", "short_answer", "abstained", "confidence", "citations", "mode", "timings"}
 CITATION_KEYS = {"n", "doc_id", "title", "source", "published", "passage", "passage_start", "evidence", "start", "end"}
@@ -28,11 +28,6 @@ FESTIVAL = (
     "The lantern festival drew 40,000 visitors to the harbour on Saturday night.\n"
     "Zarkov said the lantern festival would return next spring."
 )
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    return build_app(make_settings(tmp_path_factory.mktemp("api-data")))
 
 
 @pytest.fixture(scope="module")

@@ -7,17 +7,6 @@ from assistant.server import build_app
 from tests.live_server import EXPECTED, QUESTION, LiveServer, make_settings
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    return build_app(make_settings(tmp_path_factory.mktemp("gradio-data")))
-
-
-@pytest.fixture(scope="module")
-def server(app):
-    with LiveServer(app) as server:
-        yield server
-
-
 def text_of(message: dict) -> str:
     content = message["content"]
     if isinstance(content, list):

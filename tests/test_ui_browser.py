@@ -29,17 +29,6 @@ WAIT_MS = 60_000
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    return build_app(make_settings(tmp_path_factory.mktemp("ui-data")))
-
-
-@pytest.fixture(scope="module")
-def server(app):
-    with LiveServer(app) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def browser():
     assert CHROMIUM.exists(), "Debian's chromium is needed: apt-get install -y chromium (scripts/test.sh installs it)"
     with sync_playwright() as playwright:
