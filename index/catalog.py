@@ -11,6 +11,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from index.documents import Article, Passage
@@ -93,9 +94,7 @@ class Catalog:
     def commit_document(self, article: Article, passages: list[Passage], old_version: str | None) -> None:
         """Replace the document and its lexical entries in one transaction; the old version's
         vectors become pending removal in the same transaction."""
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._write() as conn:
             self._delete_rows(conn, article.doc_id)
             conn.execute(
                 "INSERT INTO documents (doc_id, version, title, source, published, author, subject, text, passages)"
@@ -114,30 +113,29 @@ class Catalog:
             conn.execute("DELETE FROM pending_vectors WHERE doc_id = ? AND version = ?", (article.doc_id, article.version))
             if old_version and old_version != article.version:
                 conn.execute("INSERT OR IGNORE INTO pending_vectors VALUES (?, ?)", (article.doc_id, old_version))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        finally:
-            self._total = None
 
     def delete_document(self, doc_id: str) -> str | None:
         """Remove a document from the catalog; its vectors become pending removal. Returns its version."""
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._write() as conn:
             row = conn.execute("SELECT version FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
             if row:
                 self._delete_rows(conn, doc_id)
-                conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
                 conn.execute("INSERT OR IGNORE INTO pending_vectors VALUES (?, ?)", (doc_id, row["version"]))
+        return row["version"] if row else None
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken at once (BEGIN IMMEDIATE); the cached passage count is dropped."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         finally:
             self._total = None
-        return row["version"] if row else None
 
     @staticmethod
     def _delete_rows(conn: sqlite3.Connection, doc_id: str) -> None:
