@@ -3,30 +3,34 @@ command-line ingest runs) must all get the store, not an error from Chroma creat
 
 import multiprocessing
 
-from index.vectors import VectorStore, embedded_folder, make_client
+ROUNDS, PROCESSES = 6, 4
 
 
-def open_store(data_dir, barrier, results):
-    barrier.wait()
-    try:
-        VectorStore(make_client(data_dir), local_folder=embedded_folder(data_dir)).count()
-        results.put("ok")
-    except Exception as exc:  # reported to the parent, which asserts on it
-        results.put(repr(exc))
+def open_stores(data_dirs, barrier, results):
+    """In a fresh process: for each folder, wait for the others, then open it together."""
+    from index.vectors import VectorStore, embedded_folder, make_client
+
+    for data_dir in data_dirs:
+        barrier.wait(timeout=120)
+        try:
+            VectorStore(make_client(data_dir), local_folder=embedded_folder(data_dir)).count()
+            results.put("ok")
+        except Exception as exc:  # reported to the parent, which asserts on it
+            results.put(repr(exc))
 
 
 def test_simultaneous_first_opens_of_one_folder_all_succeed(tmp_path):
-    import chromadb  # noqa: F401  imported before forking so the children start at once
-
-    context = multiprocessing.get_context("fork")
-    outcomes = []
-    for attempt in range(6):
-        data_dir = tmp_path / f"data{attempt}"
-        barrier, results = context.Barrier(4), context.Queue()
-        processes = [context.Process(target=open_store, args=(data_dir, barrier, results)) for _ in range(4)]
+    context = multiprocessing.get_context("spawn")  # not fork: the test process has threads of its own
+    data_dirs = [tmp_path / f"data{attempt}" for attempt in range(ROUNDS)]
+    barrier, results = context.Barrier(PROCESSES), context.Queue()
+    processes = [context.Process(target=open_stores, args=(data_dirs, barrier, results)) for _ in range(PROCESSES)]
+    for process in processes:
+        process.start()
+    try:
+        outcomes = [results.get(timeout=180) for _ in range(ROUNDS * PROCESSES)]
+    finally:
         for process in processes:
-            process.start()
-        outcomes += [results.get(timeout=120) for _ in processes]
-        for process in processes:
-            process.join(timeout=60)
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
     assert outcomes == ["ok"] * len(outcomes), [o for o in outcomes if o != "ok"]
