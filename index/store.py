@@ -30,7 +30,7 @@ from index.catalog import Catalog
 from index.chunker import chunk_article
 from index.documents import Article, Passage
 from index.text import repair_wire_text
-from index.vectors import VectorStore, embedded_folder, make_client
+from index.vectors import VectorStore, open_store
 
 EMBEDDING_KEY = "embedding_model"  # catalog meta: the model whose vectors the index holds
 REBUILDING = "rebuilding:"  # its value's prefix while `reembed` runs
@@ -90,10 +90,9 @@ class ArticleIndex:
         from index.embeddings import make_embeddings
 
         data_dir = Path(settings.data_dir)
-        client = make_client(data_dir, settings.chroma_host, settings.chroma_port)
         return cls(
             Catalog(data_dir / "catalog.sqlite3"),
-            VectorStore(client, settings.collection, None if settings.chroma_host else embedded_folder(data_dir)),
+            open_store(settings.collection, data_dir, settings.chroma_host, settings.chroma_port),
             embeddings or make_embeddings(settings),
             settings.passage_sentences,
             settings.passage_overlap,

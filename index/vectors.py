@@ -35,19 +35,18 @@ def _opening_lock(folder: Path | None):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def embedded_folder(data_dir: Path) -> Path:
-    return data_dir / "chroma"
-
-
-def make_client(data_dir: Path | None = None, host: str | None = None, port: int = 8000):
+def open_store(collection: str = "articles", data_dir: Path | None = None, host: str | None = None,
+               port: int = 8000) -> "VectorStore":
+    """The collection on a `chroma run` server when `host` is set, else embedded in `data_dir/chroma`."""
     import chromadb
 
     try:
         if host:
-            return chromadb.HttpClient(host=host, port=port, settings=_chroma_settings())
-        folder = embedded_folder(data_dir)
+            return VectorStore(chromadb.HttpClient(host=host, port=port, settings=_chroma_settings()), collection)
+        folder = data_dir / "chroma"
         with _opening_lock(folder):
-            return chromadb.PersistentClient(path=str(folder), settings=_chroma_settings())
+            client = chromadb.PersistentClient(path=str(folder), settings=_chroma_settings())
+        return VectorStore(client, collection, local_folder=folder)
     except Exception as exc:  # chromadb raises plain exceptions for an unreachable server
         where = f"the Chroma server at {host}:{port}" if host else f"the Chroma store in {data_dir}"
         raise StoreUnavailable(f"cannot open {where}: {exc}") from exc

@@ -8,12 +8,12 @@ ROUNDS, PROCESSES = 6, 4
 
 def open_stores(data_dirs, barrier, results):
     """In a fresh process: for each folder, wait for the others, then open it together."""
-    from index.vectors import VectorStore, embedded_folder, make_client
+    from index.vectors import open_store
 
     for data_dir in data_dirs:
         barrier.wait(timeout=120)
         try:
-            VectorStore(make_client(data_dir), local_folder=embedded_folder(data_dir)).count()
+            open_store(data_dir=data_dir).count()
             results.put("ok")
         except Exception as exc:  # reported to the parent, which asserts on it
             results.put(repr(exc))
