@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from index.documents import Article, Passage
+from index.locks import file_lock
 from index.text import content_tokens, search_tokens
 
 SCHEMA = """
@@ -67,7 +68,12 @@ class Catalog:
         self.path = path
         self._local = threading.local()
         self._total: tuple[float, int] | None = None  # (when counted, passages): see passage_total
-        with self._conn() as conn:
+        # Switching a new file to WAL needs a moment alone with it, and SQLite answers "database is
+        # locked" at once (no busy wait) when another process does the same, so openers take turns.
+        # WAL is then a property of the file; later connections need not set it.
+        with file_lock(path.with_name(path.name + ".lock")):
+            conn = self._conn()
+            conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(SCHEMA)
 
     def _conn(self) -> sqlite3.Connection:
@@ -76,7 +82,6 @@ class Catalog:
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             self._local.conn = conn

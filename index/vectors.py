@@ -2,7 +2,6 @@
 (`HttpClient`) when a host is set. Embeddings are always computed by us and passed in, so Chroma's
 own default embedder (which downloads a model) is never used. Telemetry is off."""
 
-import fcntl
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import numpy as np
 
 from assistant.errors import StoreUnavailable
 from index.documents import Passage
+from index.locks import file_lock
 
 
 def _chroma_settings():
@@ -26,13 +26,8 @@ def _opening_lock(folder: Path | None):
     if folder is None:
         yield
         return
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "opening.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(folder / "opening.lock"):
+        yield
 
 
 def open_store(collection: str = "articles", data_dir: Path | None = None, host: str | None = None,

@@ -1,18 +1,21 @@
-"""Processes that open one embedded Chroma folder at the same moment (a server starting while a
-command-line ingest runs) must all get the store, not an error from Chroma creating its tables twice."""
+"""Processes that open one new data directory at the same moment (a server starting while a
+command-line ingest runs) must all get the index: not an error from Chroma creating its tables twice,
+nor "database is locked" from two catalogs switching one SQLite file to WAL."""
 
 import multiprocessing
 
-ROUNDS, PROCESSES = 6, 4
+ROUNDS, PROCESSES = 12, 4
 
 
 def open_stores(data_dirs, barrier, results):
     """In a fresh process: for each folder, wait for the others, then open it together."""
+    from index.catalog import Catalog
     from index.vectors import open_store
 
     for data_dir in data_dirs:
         barrier.wait(timeout=120)
         try:
+            Catalog(data_dir / "catalog.sqlite3").committed_version("none")
             open_store(data_dir=data_dir).count()
             results.put("ok")
         except Exception as exc:  # reported to the parent, which asserts on it
