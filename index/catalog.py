@@ -70,8 +70,9 @@ class Catalog:
         self._total: tuple[float, int] | None = None  # (when counted, passages): see passage_total
         # Switching a new file to WAL needs a moment alone with it, and SQLite answers "database is
         # locked" at once (no busy wait) when another process does the same, so openers take turns.
-        # WAL is then a property of the file; later connections need not set it.
-        with file_lock(path.with_name(path.name + ".lock")):
+        # WAL is then a property of the file; later connections need not set it. This is not the
+        # writers' lock (ArticleIndex.writing), so opening never waits for an ingest to finish.
+        with file_lock(path.with_suffix(".opening.lock")):
             conn = self._conn()
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(SCHEMA)

@@ -16,7 +16,6 @@ server upload and a command-line ingest on the same data directory cannot reconc
 other's in-flight vectors. Readers never wait for it.
 """
 
-import fcntl
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -29,6 +28,7 @@ from assistant.errors import ConfigError
 from index.catalog import Catalog
 from index.chunker import chunk_article
 from index.documents import Article, Passage
+from index.locks import file_lock
 from index.text import repair_wire_text
 from index.vectors import VectorStore, open_store
 
@@ -76,14 +76,12 @@ class ArticleIndex:
                 finally:
                     self._lock_depth -= 1
                 return
-            with open(self._lock_path, "a") as handle:
-                fcntl.flock(handle, fcntl.LOCK_EX)
+            with file_lock(self._lock_path):
                 self._lock_depth = 1
                 try:
                     yield
                 finally:
                     self._lock_depth = 0
-                    fcntl.flock(handle, fcntl.LOCK_UN)
 
     @classmethod
     def from_settings(cls, settings, embeddings=None) -> "ArticleIndex":

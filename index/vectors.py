@@ -2,7 +2,7 @@
 (`HttpClient`) when a host is set. Embeddings are always computed by us and passed in, so Chroma's
 own default embedder (which downloads a model) is never used. Telemetry is off."""
 
-from contextlib import contextmanager
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -18,16 +18,11 @@ def _chroma_settings():
     return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
 
 
-@contextmanager
 def _opening_lock(folder: Path | None):
     """Embedded Chroma creates its SQLite tables and collections without guarding against another
     process doing the same at that moment ("table collections already exists"), so processes opening
     one folder (a server and a command-line ingest) take turns while they set it up."""
-    if folder is None:
-        yield
-        return
-    with file_lock(folder / "opening.lock"):
-        yield
+    return file_lock(folder / "opening.lock") if folder else nullcontext()
 
 
 def open_store(collection: str = "articles", data_dir: Path | None = None, host: str | None = None,
