@@ -3,16 +3,22 @@
 Loaders yield a `LoadError` instead of raising, so one broken file never stops a batch; the
 caller decides whether to report, count or abort. Plain-text articles keep their text exactly as
 decoded (only a BOM and trailing whitespace go) because citations are offsets into it.
+
+A file's identity (`Article.key`, hence its doc_id) is its resolved path, so `dir/a.txt`,
+`./dir/a.txt` and `dir/../dir/a.txt` are one document; what users see and filter on (`source`,
+error messages) is the normalised spelling they gave.
 """
 
 import csv
 import email.utils
 import io
 import json
+import os
 import re
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
 from typing import TextIO
 
@@ -29,7 +35,8 @@ _ALIASES = {
     "text": ("text", "body", "content", "article", "story"),
     "title": ("title", "headline"),
     "published": ("date", "published", "published_at", "publish_date", "pubdate"),
-    "url": ("url", "link", "source"),
+    "url": ("url", "link"),
+    "source": ("source", "publisher", "outlet", "site", "source_name"),  # a URL here is taken as the url
     "author": ("author", "authors", "byline"),
     "subject": ("subject", "category", "section", "topic"),
 }
@@ -38,6 +45,9 @@ _DROPPED_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "asid
 _BLOCK_TAGS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre")
 _HTML_START = re.compile(r"\s*<(!doctype\s+html|html|head|body|article|main|div|p|meta|title|!--)\b", re.I)
 _BINARY_PROBE = 8192
+_URL = re.compile(r"(https?://|www\.)", re.I)
+_PLAIN = (str, int, float)  # JSON values that can be a field; nested lists and objects are not
+_TOO_DEEP = "is nested too deeply to read (lists or objects hundreds of levels deep); an article record is one flat object"
 
 
 def load_paths(paths: Iterable[str | Path]) -> Iterator[Article | LoadError]:
@@ -45,14 +55,14 @@ def load_paths(paths: Iterable[str | Path]) -> Iterator[Article | LoadError]:
 
     Directories silently skip unsupported suffixes; a file named explicitly must be supported.
     """
-    for path in paths:
-        path = Path(path)
+    for given in paths:
+        path, shown = Path(given), os.path.normpath(given)
         if path.is_dir():
-            yield from _walk(path)
+            yield from _walk(path, shown)
         elif not path.exists():
-            yield LoadError(str(path), "no such file or directory")
+            yield LoadError(shown, "no such file or directory")
         else:
-            yield from _load_file(path)
+            yield from _load_file(path, shown)
 
 
 def load_stream(stream: TextIO, name: str = "<stdin>", fmt: str | None = None) -> Iterator[Article | LoadError]:
@@ -132,65 +142,68 @@ def _unsupported(suffix: str) -> str:
     return f"unsupported file type {suffix or '(no extension)'!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
 
 
-def _walk(directory: Path) -> Iterator[Article | LoadError]:
+def _walk(directory: Path, shown: str) -> Iterator[Article | LoadError]:
     try:
         children = sorted(directory.iterdir())
     except OSError as e:
-        yield LoadError(str(directory), f"cannot list directory ({e.strerror})")
+        yield LoadError(shown, f"cannot list directory ({e.strerror})")
         return
     for child in children:
         if child.name.startswith("."):
             continue
         if child.is_dir() and not child.is_symlink():  # not following links avoids cycles
-            yield from _walk(child)
+            yield from _walk(child, os.path.join(shown, child.name))
         elif child.is_file() and child.suffix.lower() in SUPPORTED_SUFFIXES:
-            yield from _load_file(child)
+            yield from _load_file(child, os.path.join(shown, child.name))
 
 
-def _load_file(path: Path) -> Iterator[Article | LoadError]:
+def _load_file(path: Path, shown: str) -> Iterator[Article | LoadError]:
+    """`shown` names the file to users; its resolved path (links followed) is its identity."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        yield LoadError(str(path), _unsupported(suffix))
+        yield LoadError(shown, _unsupported(suffix))
         return
     try:
         data = path.read_bytes()
     except OSError as e:
-        yield LoadError(str(path), f"cannot read file ({e.strerror})")
+        yield LoadError(shown, f"cannot read file ({e.strerror})")
         return
-    yield from _load_data(data, str(path), suffix[1:])
+    yield from _load_data(data, shown, suffix[1:], ident=os.path.realpath(path))  # realpath: resolve() that never raises
 
 
-def _load_data(data: bytes, name: str, fmt: str) -> Iterator[Article | LoadError]:
+def _load_data(data: bytes, name: str, fmt: str, ident: str | None = None) -> Iterator[Article | LoadError]:
     if not data:
         yield LoadError(name, "file is empty")
         return
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with a BOM, as some Windows tools save
-        yield from _parse(data.decode("utf-16", errors="replace"), name, fmt)
+        yield from _parse(data.decode("utf-16", errors="replace"), name, fmt, ident=ident)
         return
     if b"\x00" in data[:_BINARY_PROBE]:
         yield LoadError(name, "looks like a binary file, not text")
         return
     if fmt in ("html", "htm"):  # BeautifulSoup honours the page's declared charset
-        yield from _guarded(_html(data, name), name)
+        yield from _guarded(_html(data, name, ident), name)
         return
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         yield LoadError(name, f"is not valid UTF-8 text (byte {e.start}); save it as UTF-8")
         return
-    yield from _parse(text, name, fmt)
+    yield from _parse(text, name, fmt, ident=ident)
 
 
-def _parse(text: str, name: str, fmt: str, key_by_title: bool = False) -> Iterator[Article | LoadError]:
+def _parse(text: str, name: str, fmt: str, key_by_title: bool = False, ident: str | None = None) -> Iterator[Article | LoadError]:
+    """`name` is shown in sources and errors; `ident` (default: `name`) is the file's identity in keys."""
+    ident = ident or name
     parsers = {"html": _html, "htm": _html, "csv": _csv, "jsonl": _jsonl, "json": _json}
     if "." + fmt not in SUPPORTED_SUFFIXES:
         yield LoadError(name, _unsupported("." + fmt))
     elif not text.strip():
         yield LoadError(name, "has no text (only whitespace)")
     elif fmt in ("txt", "md"):
-        yield _plain(text, name, markdown=fmt == "md", key_by_title=key_by_title)
+        yield _plain(text, name, ident, markdown=fmt == "md", key_by_title=key_by_title)
     else:
-        yield from _guarded(parsers[fmt](text, name), name)
+        yield from _guarded(parsers[fmt](text, name, ident), name)
 
 
 def _guarded(records: Iterator[Article | LoadError], name: str) -> Iterator[Article | LoadError]:
@@ -218,13 +231,13 @@ def _sniff(text: str) -> str:
     return "csv" if len(header) > 1 and header & set(_ALIASES["text"]) else "txt"
 
 
-def _plain(text: str, name: str, markdown: bool = False, key_by_title: bool = False) -> Article:
+def _plain(text: str, name: str, ident: str, markdown: bool = False, key_by_title: bool = False) -> Article:
     text = text.rstrip()  # only the end: offsets from the start stay those of the file
     title = derive_title(text, markdown)
-    return Article(text=text, title=title, source=name, key=f"{name}#{title}" if key_by_title else name)
+    return Article(text=text, title=title, source=name, key=f"{ident}#{title}" if key_by_title else ident)
 
 
-def _html(markup: str | bytes, name: str) -> Iterator[Article | LoadError]:
+def _html(markup: str | bytes, name: str, ident: str | None = None) -> Iterator[Article | LoadError]:
     soup = BeautifulSoup(markup, "lxml")
     meta = {}
     for tag in soup.find_all("meta"):
@@ -250,36 +263,89 @@ def _html(markup: str | bytes, name: str) -> Iterator[Article | LoadError]:
     if not text.strip():
         yield LoadError(name, "no article text found in the HTML")
         return
-    source = url or name
     yield Article(
         text=text,
         title=" ".join(title.split()) or derive_title(text),
-        source=source,
+        source=url or name,
         published=parse_date(date or time_value),
         author=meta.get("author"),
-        key=source,
+        key=url or ident or name,
     )
 
 
-def _csv(text: str, name: str) -> Iterator[Article | LoadError]:
+def _csv(text: str, name: str, ident: str) -> Iterator[Article | LoadError]:
     """One article per row; rows are numbered from 1 after the header, as in error messages."""
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # whole articles sit in one field
-    first_line = text.split("\n", 1)[0]
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(first_line))
+    lines = io.StringIO(text, newline="").readlines()  # the physical lines csv itself reads
+    delimiter = _delimiter(lines[0])
+    reader = csv.reader(lines, delimiter=delimiter)
     header = [cell.strip().lower() for cell in next(reader, [])]
     if not set(header) & set(_ALIASES["text"]):
         yield LoadError(name, f"has no text column (expected one of: {', '.join(_ALIASES['text'])})")
         return
-    for number, row in enumerate(reader, start=1):
-        if any(cell.strip() for cell in row):
-            yield _record(dict(zip(header, row)), name, f"row {number}", f"row={number}")
+    for number, row in enumerate(_csv_rows(lines, reader.line_num, delimiter, len(header)), start=1):
+        if row is None:
+            yield LoadError(name, f"row {number}: a quote in it is never closed, so it ran on into the next row; the rows after "
+                                  'it were read on their own, this one was skipped: close the quote, or double one inside text ("")')
+        elif any(cell.strip() for cell in row):
+            yield _record(dict(zip(header, row)), name, f"row {number}", f"row={number}", ident)
+
+
+def _csv_rows(lines: list[str], pos: int, delimiter: str, width: int) -> Iterator[list[str] | None]:
+    """Records from line `pos` on, None for a row whose unclosed quote swallowed the rows after it.
+
+    csv reads an unclosed quote as a field running on to the next quote, or to the end of the file,
+    taking whole rows with it. Paragraphs inside a quoted text field are legitimate, so a record
+    spanning lines is only a swallower when it is malformed (strict csv refuses it, or it has the
+    wrong number of cells) and one of its later lines starts a row of the header's width (a sound
+    one, or one with an unclosed quote of its own); reading goes on from that line.
+    """
+    while pos < len(lines):
+        base = pos
+        reader = csv.reader(islice(lines, base, None), delimiter=delimiter)
+        for row in reader:
+            start, pos = pos, base + reader.line_num
+            resume = _swallowed_from(lines, start, pos, row, delimiter, width) if pos - start > 1 else None
+            if resume is not None:
+                yield None
+                pos = resume
+                break
+            yield row
+        else:
+            return
+
+
+def _swallowed_from(lines: list[str], start: int, end: int, row: list[str], delimiter: str, width: int) -> int | None:
+    """The line where a swallowed row starts inside the record `lines[start:end]`, or None if the record is sound."""
+    if len(row) == width:
+        try:
+            list(csv.reader(lines[start:end], delimiter=delimiter, strict=True))
+            return None
+        except csv.Error:
+            pass
+    return next((line for line in range(start + 1, end) if _starts_row(lines, line, delimiter, width)), None)
+
+
+def _starts_row(lines: list[str], line: int, delimiter: str, width: int) -> bool:
+    """Whether a row of the header's width starts at `lines[line]`: a well-formed one, or one whose own quote is unclosed."""
+    reader = csv.reader(islice(lines, line, None), delimiter=delimiter, strict=True)
+    try:
+        row = next(reader)
+        if len(row) == width and "".join(lines[line : line + reader.line_num]).count('"') % 2 == 0:
+            return True
+    except (csv.Error, StopIteration):
+        pass
+    # Read with quotes as plain characters; a cell ending in a quote it did not open closes a field
+    # begun on an earlier line, so the line is that field's tail, not a row.
+    cells = next(csv.reader([lines[line]], delimiter=delimiter, quoting=csv.QUOTE_NONE), [])
+    return len(cells) == width and not any(c.strip().endswith('"') and not c.strip().startswith('"') for c in cells)
 
 
 def _delimiter(header_line: str) -> str:
     return max(",;\t|", key=header_line.count)
 
 
-def _jsonl(text: str, name: str) -> Iterator[Article | LoadError]:
+def _jsonl(text: str, name: str, ident: str) -> Iterator[Article | LoadError]:
     for number, line in enumerate(text.split("\n"), start=1):  # not splitlines: U+2028 may sit in a string
         if not line.strip():
             continue
@@ -288,14 +354,20 @@ def _jsonl(text: str, name: str) -> Iterator[Article | LoadError]:
         except ValueError as e:
             yield LoadError(name, f"line {number}: not valid JSON ({e})")
             continue
-        yield _record(obj, name, f"line {number}", f"line={number}")
+        except RecursionError:
+            yield LoadError(name, f"line {number}: {_TOO_DEEP}")
+            continue
+        yield _record(obj, name, f"line {number}", f"line={number}", ident)
 
 
-def _json(text: str, name: str) -> Iterator[Article | LoadError]:
+def _json(text: str, name: str, ident: str) -> Iterator[Article | LoadError]:
     try:
         data = json.loads(text)
     except ValueError as e:
         yield LoadError(name, f"is not valid JSON ({e})")
+        return
+    except RecursionError:
+        yield LoadError(name, _TOO_DEEP)
         return
     if isinstance(data, dict):
         lists = [data[k] for k in ("articles", "data", "items") if isinstance(data.get(k), list)]
@@ -307,36 +379,43 @@ def _json(text: str, name: str) -> Iterator[Article | LoadError]:
         yield LoadError(name, "has no articles (expected a list of objects, or one under 'articles', 'data' or 'items')")
         return
     for number, obj in enumerate(data, start=1):
-        yield _record(obj, name, f"item {number}", f"item={number}")
+        yield _record(obj, name, f"item {number}", f"item={number}", ident)
 
 
-def _record(obj: object, name: str, where: str, anchor: str) -> Article | LoadError:
-    """One CSV row or JSON object as an Article; `where` words errors, `anchor` names the record."""
+def _record(obj: object, name: str, where: str, anchor: str, ident: str) -> Article | LoadError:
+    """One CSV row or JSON object as an Article; `where` words errors, `anchor` names the record.
+
+    A URL (url, link, or a source that is one) is the identity; a source that is a name ("Oldham
+    Gazette") is what users see and filter on, so it wins over the URL as `source`.
+    """
     if not isinstance(obj, dict):
         return LoadError(name, f"{where}: expected an object with a text field, got {type(obj).__name__}")
     fields = {str(k).strip().lower(): v for k, v in obj.items()}
     value = {field: _pick(fields, aliases) for field, aliases in _ALIASES.items()}
     text = (value["text"] or "").strip()
     if not text:
-        return LoadError(name, f"{where}: no text")
-    url = value["url"] if value["url"] and re.match(r"(https?://|www\.)", value["url"], re.I) else None
+        return LoadError(name, f"{where}: no text (expected a non-empty string under one of: {', '.join(_ALIASES['text'])})")
+    links = [_pick(fields, (alias,)) for alias in _ALIASES["url"] + _ALIASES["source"]]
+    url = next((link for link in links if link and _URL.match(link)), None)
+    outlet = next((link for link in links[len(_ALIASES["url"]):] if link and not _URL.match(link)), None)
     title = " ".join(value["title"].split()) if value["title"] else None
     return Article(
         text=text,
         title=title or derive_title(text),
-        source=url or f"{name}#{anchor}",
+        source=outlet or url or f"{name}#{anchor}",
         published=parse_date(value["published"]),
         author=value["author"],
         subject=value["subject"],
-        key=url or (f"{name}#{title}" if title else f"{name}#{anchor}"),
+        key=url or (f"{ident}#{title}" if title else f"{ident}#{anchor}"),
     )
 
 
 def _pick(fields: dict, aliases: tuple[str, ...]) -> str | None:
+    """The first alias holding plain values; nested objects are skipped, never turned into text."""
     for alias in aliases:
         value = fields.get(alias)
         if isinstance(value, list):
-            value = ", ".join(str(v).strip() for v in value if v)
-        if value is not None and str(value).strip():
+            value = ", ".join(str(v).strip() for v in value if isinstance(v, _PLAIN) and str(v).strip())
+        if isinstance(value, _PLAIN) and str(value).strip():
             return str(value).strip()
     return None

@@ -248,3 +248,135 @@ def test_parse_date_forms():
              "Dec 31, 2017", "31-Dec-17", "31 December 2017", "Sun, 31 Dec 2017 10:00:00 GMT"]
     assert {parse_date(form) for form in forms} == {"2017-12-31"}
     assert parse_date("https://example.com") is None and parse_date("") is None and parse_date(None) is None
+
+
+# --- CSV quoting: a multi-line article body is one field; an unterminated quote is one bad row -------------
+
+
+def test_csv_multiline_quoted_body_stays_one_article(tmp_path):
+    body = "First paragraph, with a comma.\n\nSecond, with, commas\nThird,2017-01-02\r\nLast line."
+    last = "Para one.\nOne,Two,2017-01-03\nPara three."  # a line shaped like a whole row, inside quotes
+    path = write(tmp_path / "multi.csv", f'title,text,date\nA,"{body}",2017-01-01\nB,"{last}",2017-01-02\n')
+    articles, errors = split(load_paths([path]))
+    assert errors == [] and [a.text for a in articles] == [body, last]
+    assert [a.published for a in articles] == ["2017-01-01", "2017-01-02"]
+
+
+def test_csv_unterminated_quote_is_reported_and_the_rows_it_swallowed_load(tmp_path):
+    path = write(
+        tmp_path / "broken.csv",
+        "title,text,date\n"
+        "One,First story.,2017-01-01\n"
+        'Two,"Second story, its quote never closed,2017-01-02\n'
+        "Three,Third story.,2017-01-03\n"
+        'Four,"Fourth story,\nover two lines.",2017-01-04\n'
+        'Five,"Fifth story.",2017-01-05\n',
+    )
+    articles, errors = split(load_paths([path]))
+    assert [a.title for a in articles] == ["One", "Three", "Four", "Five"]
+    assert articles[1].text == "Third story." and articles[1].published == "2017-01-03"
+    assert articles[2].text == "Fourth story,\nover two lines." and articles[2].source == f"{path}#row=4"
+    assert len(errors) == 1 and errors[0].source == str(path)
+    assert errors[0].problem.startswith("row 2:") and "quote" in errors[0].problem
+
+
+def test_csv_unterminated_quote_running_to_the_end_of_the_file(tmp_path):
+    path = write(
+        tmp_path / "eof.csv",
+        "title,date,text\n"
+        "One,2017-01-01,First story.\n"
+        'Two,2017-01-02,"Second story never closed\n'
+        "Second story goes on\n"  # still the broken row's text, not a row of its own
+        "Three,2017-01-03,Third story.\n"
+        "Four,2017-01-04,Fourth story.\n",
+    )
+    articles, errors = split(load_paths([path]))
+    assert [(a.title, a.text, a.published) for a in articles] == [
+        ("One", "First story.", "2017-01-01"), ("Three", "Third story.", "2017-01-03"), ("Four", "Fourth story.", "2017-01-04")]
+    assert [a.source for a in articles][1:] == [f"{path}#row=3", f"{path}#row=4"]
+    assert len(errors) == 1 and "row 2:" in str(errors[0]) and str(path) in str(errors[0])
+
+
+# --- Deep nesting: one bad record, never the rest of the file ---------------------------------------------------
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+def test_deeply_nested_jsonl_line_is_one_error_and_later_lines_load(tmp_path):
+    path = write(tmp_path / "deep.jsonl", f'{{"text": "First."}}\n{DEEP}\n{{"text": "Third."}}\n')
+    articles, errors = split(load_paths([path]))
+    assert [a.text for a in articles] == ["First.", "Third."]
+    assert len(errors) == 1 and errors[0].problem.startswith("line 2:") and "nested" in errors[0].problem
+
+
+def test_deeply_nested_json_file_is_one_error_naming_the_file(tmp_path):
+    path = write(tmp_path / "deep.json", '[{"text": "First.", "extra": ' + DEEP + "}]")
+    [error] = load_paths([path])
+    assert isinstance(error, LoadError) and error.source == str(path) and "nested" in error.problem
+
+
+def test_nested_values_in_records_do_not_crash(tmp_path):
+    nested = [[[["deep"]]]] * 3
+    for _ in range(600):  # deep enough that str() of it would hit the recursion limit
+        nested = [nested]
+    records = [
+        {"text": "Plain.", "title": ["Part", ["one"]], "author": [{"name": "A. Writer"}, "B. Writer"], "date": {"y": 2017}},
+        {"text": {"en": "An object, not text."}},
+        {"text": "Kept.", "subject": nested},
+    ]
+    path = write(tmp_path / "nested.jsonl", "\n".join(json.dumps(r) for r in records) + "\n")
+    articles, errors = split(load_paths([path]))
+    assert [a.text for a in articles] == ["Plain.", "Kept."]
+    assert articles[0].author == "B. Writer" and articles[0].published is None and articles[1].subject is None
+    assert len(errors) == 1 and errors[0].problem.startswith("line 2:")
+    csv_path = write(tmp_path / "nested.csv", f"title,text\nDeep,{'[' * 100_000}\nNext,Fine.\n")
+    articles, errors = split(load_paths([csv_path]))
+    assert errors == [] and [a.title for a in articles] == ["Deep", "Next"]
+
+
+# --- One file, one identity, whatever the spelling of its path --------------------------------------------------
+
+
+def test_one_file_under_several_spellings_is_one_document(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "dir" / "a.txt", "A story.")
+    write(tmp_path / "dir" / "b.csv", "title,text\nHeadline,Row story.\nUntitled row,\n")
+    write(tmp_path / "dir" / "c.jsonl", '{"text": "Line story."}\n')
+    real = (tmp_path / "dir").resolve()
+    for name, source, key in [("a.txt", "dir/a.txt", f"{real}/a.txt"), ("b.csv", "dir/b.csv#row=1", f"{real}/b.csv#Headline"),
+                              ("c.jsonl", "dir/c.jsonl#line=1", f"{real}/c.jsonl#line=1")]:
+        spellings = [f"dir/{name}", f"./dir/{name}", f"dir/../dir/{name}", f"dir//{name}", tmp_path / "dir" / name]
+        loaded = [next(iter(load_paths([spelling]))) for spelling in spellings]
+        assert {a.key for a in loaded} == {key} and len({a.doc_id for a in loaded}) == 1
+        assert [a.source for a in loaded][:4] == [source] * 4
+    walked = [[a.doc_id for a in split(load_paths([d]))[0]] for d in ("dir", "./dir/", "dir/../dir", tmp_path / "dir")]
+    assert len(walked[0]) == 3 and all(ids == walked[0] for ids in walked)
+    assert [e.source for e in split(load_paths(["./dir/../dir/b.csv"]))[1]] == ["dir/b.csv"]
+
+
+# --- A publisher name is the source; a URL is the identity -----------------------------------------------------
+
+
+def test_non_url_source_is_kept_as_the_source(tmp_path):
+    lines = [
+        {"title": "Mill closes", "text": "The mill closed.", "source": "Oldham Gazette"},
+        {"title": "Rates rise", "text": "Rates rose.", "source": "https://n.example/rates"},
+        {"title": "Fair opens", "text": "The fair opened.", "url": "https://n.example/fair", "publisher": "Leigh Journal"},
+        {"text": "No title here.", "Outlet": "Bury Times"},
+    ]
+    path = write(tmp_path / "feed.jsonl", "\n".join(json.dumps(r) for r in lines) + "\n")
+    mill, rates, fair, untitled = load_paths([path])
+    assert (mill.source, mill.key) == ("Oldham Gazette", f"{path}#Mill closes")
+    assert rates.source == rates.key == "https://n.example/rates"
+    assert (fair.source, fair.key) == ("Leigh Journal", "https://n.example/fair")
+    assert (untitled.source, untitled.key) == ("Bury Times", f"{path}#line=4")
+    [row] = load_paths([write(tmp_path / "feed.csv", "title,text,source_name\nMill,The mill closed.,Oldham Gazette\n")])
+    assert row.source == "Oldham Gazette"
+
+
+def test_csv_neighbouring_unterminated_quotes_are_each_reported(tmp_path):
+    rows = [f'T{i},"Story {i} never closed,2017-01-0{i}' if i in (2, 3) else f"T{i},Story {i}.,2017-01-0{i}" for i in range(1, 6)]
+    path = write(tmp_path / "pairs.csv", "title,text,date\n" + "\n".join(rows) + "\n")
+    articles, errors = split(load_paths([path]))
+    assert [(a.title, a.text) for a in articles] == [("T1", "Story 1."), ("T4", "Story 4."), ("T5", "Story 5.")]
+    assert [e.problem[:6] for e in errors] == ["row 2:", "row 3:"]
