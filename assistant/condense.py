@@ -13,6 +13,13 @@ _PERSONAL = r"he|she|they|him|them|it"
 _POSSESSIVE = r"his|her|their|its"
 _PRONOUN = re.compile(rf"\b({_PERSONAL}|{_POSSESSIVE})\b", re.I)
 _NAME = re.compile(r"\b(?:[A-Z][\w.-]*(?:\s+(?:of|the|de|al|bin)\s+)?)+(?:\s+[A-Z][\w.-]*)*")
+# A name is a few words ("Talal Selo", "Abu Bakr al Baghdadi"); a longer run of capitalised words is a
+# title or a shouted sentence, and substituting it once made a 900 kB "question" that crashed the answerer.
+MAX_NAME_WORDS = 6
+MAX_NAME_CHARS = 60
+# The conversation quoted in the condense prompt, most recent end kept: ~1,500 tokens, so the prompt,
+# the question and the reply fit llama.cpp's 4,096-token context (assistant/llm.py).
+CONDENSE_HISTORY_CHARS = 6000
 _QUESTION_WORDS = {"Who", "What", "When", "Where", "Which", "Why", "How", "Did", "Does", "Do", "Is", "Are", "Was", "Were", "Can", "Tell", "And", "The"}
 
 
@@ -33,12 +40,15 @@ def _names(text: str) -> list[str]:
         words = match.group().split()
         while words and words[0] in _QUESTION_WORDS:
             words.pop(0)
-        if words:
-            found.append(" ".join(words))
+        name = " ".join(words)
+        if words and len(words) <= MAX_NAME_WORDS and len(name) <= MAX_NAME_CHARS:
+            found.append(name)
     return found
 
 
 def rule_based(question: str, history: list | None) -> str:
+    """The question with its first pronoun replaced by a name: never longer than the question plus
+    MAX_NAME_CHARS (the engine checks the result against its question limit)."""
     conversation = turns(history)
     asked = [t["content"] for t in conversation if t["role"] == "user"]
     answered = [t["content"] for t in conversation if t["role"] == "assistant"]
@@ -60,7 +70,7 @@ def with_llm(question: str, history: list | None, chat) -> str:
     conversation = turns(history)
     if not conversation:
         return question
-    lines = "\n".join(f"{t['role']}: {t['content']}" for t in conversation[-6:])
+    lines = "\n".join(f"{t['role']}: {t['content']}" for t in conversation[-6:])[-CONDENSE_HISTORY_CHARS:]
     text = "".join(chat([{"role": "user", "content": prompts.render("condense", history=lines, question=question)}])).strip()
     text = text.splitlines()[0].strip() if text else ""
     return text if 3 <= len(text) <= 500 else question

@@ -15,7 +15,14 @@ from assistant.retriever import HybridRetriever
 from index.store import Filters
 
 CALIBRATION = Path(__file__).resolve().parent / "calibration.json"
-MAX_QUESTION_CHARS = 2000
+MAX_QUESTION_CHARS = 2000  # also the bound on the rewritten (standalone) question that reaches retrieval and answering
+
+# History bounds. The condensers read little of it (rule-based: the last question and answer; LLM:
+# the last 6 turns), yet every edge sends whole conversations, and one 900 kB turn once became a
+# 900 kB "standalone question" that crashed the spaCy worker.
+MAX_HISTORY_TURNS = 20  # older turns are dropped, not refused: the chat page and `ask --follow-up` resend the whole chat
+MAX_TURN_CHARS = 20_000  # 5x the longest turn our edges write back: a 256-token LLM answer plus /v1's "Sources:", ~4,000
+MAX_HISTORY_CHARS = 100_000  # the kept turns together; 10 longest questions and 10 longest answers make 60,000
 
 
 def calibrated_threshold() -> float:
@@ -24,6 +31,43 @@ def calibrated_threshold() -> float:
         return float(json.loads(CALIBRATION.read_text())["abstain_threshold"])
     except (OSError, KeyError, ValueError):
         return 0.0
+
+
+def check_text(text: str, what: str) -> None:
+    """Refuse a lone surrogate (JSON "\\ud800" with no partner) here, with a message, rather than as a
+    500 where the text is first encoded as UTF-8. Not replaced by U+FFFD: no one types one, so it
+    means a client cut a character in half, and searching for a silently changed question would hide that."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise BadInput(f"{what} contains a lone surrogate (U+{ord(text[exc.start]):04X} at character {exc.start + 1}), "
+                       "which is not text: send the characters themselves, or a character beyond U+FFFF as a whole "
+                       "surrogate pair") from None
+
+
+def bounded_history(history: list | None) -> list[dict]:
+    """The turns a condenser may read: only the most recent MAX_HISTORY_TURNS (older ones are dropped
+    unread, so a long chat keeps working), each and all together within the character limits (past
+    them the request is refused: cutting a turn could cut off the name a pronoun refers to)."""
+    if not history:
+        return []
+    items = list(history)
+    recent = condense.turns(items[-MAX_HISTORY_TURNS:])  # a [question, answer] pair is two turns
+    dropped = len(items) > MAX_HISTORY_TURNS or len(recent) > MAX_HISTORY_TURNS
+    recent = recent[-MAX_HISTORY_TURNS:]
+    total = 0
+    for n, turn in enumerate(recent, 1):
+        where = f"history turn {n} of the last {len(recent)}" if dropped else f"history turn {n}"
+        content = turn["content"]
+        if len(content) > MAX_TURN_CHARS:
+            raise BadInput(f"{where} is {len(content):,} characters long; the limit is {MAX_TURN_CHARS:,} characters "
+                           "a turn: shorten that turn or leave it out")
+        check_text(content, where)
+        total += len(content)
+    if total > MAX_HISTORY_CHARS:
+        raise BadInput(f"the last {len(recent)} history turns hold {total:,} characters; the limit is "
+                       f"{MAX_HISTORY_CHARS:,} characters: send fewer or shorter turns")
+    return recent
 
 
 def citation(n: int, document: Document, start: int, end: int, text: str) -> dict:
@@ -87,19 +131,29 @@ class AnswerEngine:
 
     def stream(self, question: str, history: list | None = None, k: int | None = None,
                filters: Filters | None = None) -> Iterator[dict]:
-        """Events: `rewrite` (standalone question), `token` (answer text pieces), and last `answer`."""
+        """Events: `rewrite` (standalone question), `token` (answer text pieces), and last `answer`.
+
+        Every input is bounded here, so every edge gets the same limits: see `bounded_history`, and
+        a rewrite that is empty or longer than MAX_QUESTION_CHARS is dropped for the question itself."""
         question = (question or "").strip()
         if not question:
             raise BadInput("the question is empty")
         if len(question) > MAX_QUESTION_CHARS:
             raise BadInput(f"the question is longer than {MAX_QUESTION_CHARS} characters")
+        check_text(question, "the question")
         if k is not None and not 1 <= k <= 50:
             raise BadInput("k must be between 1 and 50")
+        for value in ([*(filters.sources or []), filters.published_from, filters.published_to] if filters else []):
+            if isinstance(value, str):
+                check_text(value, f"the filter value {value!r}")
+        conversation = bounded_history(history)
         timings: dict[str, float] = {}
         started = self.clock()
 
         mark = self.clock()
-        standalone = self.condenser(question, history) if history else question
+        standalone = self.condenser(question, conversation) if conversation else question
+        if not isinstance(standalone, str) or not standalone.strip() or len(standalone) > MAX_QUESTION_CHARS:
+            standalone = question
         timings["condense_ms"] = (self.clock() - mark) * 1000
         yield {"event": "rewrite", "standalone_question": standalone}
 

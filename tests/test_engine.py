@@ -62,10 +62,19 @@ def test_stream_sends_rewrite_then_text_then_answer():
     assert events[1]["text"] == events[2]["data"]["answer"]  # extractive text is sent after the abstain check
 
 
-@pytest.mark.parametrize("question,k", [("", None), ("   ", None), ("x" * 2001, None), ("ok?", 0), ("ok?", 51)])
+@pytest.mark.parametrize("question,k", [("", None), ("   ", None), ("x" * 2001, None), ("ok?", 0), ("ok?", 51), ("ok\ud800?", None)])
 def test_bad_input_is_a_clear_error(question, k):
     with pytest.raises(BadInput):
         engine().ask(question, k=k)
+
+
+@pytest.mark.parametrize("history,problem", [
+    ([{"role": "user", "content": "Raqqa " * 150000}], "history turn 1 is 900,000 characters long; the limit is 20,000"),
+    ([["Who is Talal Selo?", "An SDF spokesman \udfff"]], "history turn 2 contains a lone surrogate"),
+])
+def test_bad_history_is_a_clear_error(history, problem):
+    with pytest.raises(BadInput, match=problem):
+        engine().ask("What did he say?", history=history)
 
 
 def test_follow_up_is_rewritten_before_retrieval():
