@@ -6,7 +6,7 @@ import json
 import sys
 import time
 
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, DataDirBusy
 from assistant.settings import Settings
 
 
@@ -17,10 +17,41 @@ def _settings(args) -> Settings:
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
-def _index(settings):
+# Commands a server can do for us when it holds the data directory; the others refuse then.
+THROUGH_SERVER = {"ingest", "documents", "delete", "ask", "check"}
+WAIT_POLL_S = 0.5
+
+
+def _index(settings, command: str = ""):
+    """The local index, or a `RemoteIndex` when a running server holds the embedded data directory.
+
+    Another command holding the folder is waited for (a second ingest runs after the first); a server
+    starting up is waited for until it names its URL. See `index/owner.py` for why only one process
+    may open an embedded index."""
+    from index import owner
     from index.store import ArticleIndex
 
-    return ArticleIndex.from_settings(settings)
+    announced = False
+    while True:
+        holder = None if settings.chroma_host else owner.current_holder(settings.data_dir)
+        if holder is None:
+            try:
+                return ArticleIndex.from_settings(settings)
+            except DataDirBusy as exc:  # taken between our look and our claim
+                holder = exc.holder
+        serving = holder.command.endswith("serve")
+        if serving and command not in THROUGH_SERVER:
+            raise DataDirBusy(settings.data_dir, holder)
+        if serving and holder.url:
+            from assistant.remote import RemoteIndex
+
+            print(f"{settings.data_dir} is held by the server at {holder.url}: working through it", file=sys.stderr)
+            return RemoteIndex(holder.url, api_key=settings.api_keys[0] if settings.api_keys else None,
+                               max_batch_bytes=int(settings.max_upload_mb * 2**20) // 2)
+        if not announced:
+            print(f"waiting: {settings.data_dir} is in use by {holder.describe()} (Ctrl-C to stop)", file=sys.stderr)
+            announced = True
+        time.sleep(WAIT_POLL_S)
 
 
 def cmd_ingest(args) -> int:
@@ -28,18 +59,28 @@ def cmd_ingest(args) -> int:
     from index.loaders import load_paths, load_stream
 
     settings = _settings(args)
-    index = _index(settings)
+    index = _index(settings, "ingest")
     paths = [p for p in args.paths if p != "-"]
     items = load_paths(paths)
     if "-" in args.paths or not args.paths:
         items = _chain(items, load_stream(sys.stdin, fmt=args.format))
-    summary = ingest(index, items, batch_size=settings.ingest_batch_size, progress=None if not args.quiet else False,
-                     report=lambda message: print(f"error: {message}", file=sys.stderr))
+    report = lambda message: print(f"error: {message}", file=sys.stderr)  # noqa: E731
+    if _is_remote(index):
+        summary = index.ingest(items, report=report)
+    else:
+        summary = ingest(index, items, batch_size=settings.ingest_batch_size, progress=None if not args.quiet else False,
+                         report=report)
     if args.json:
         print(json.dumps(summary.as_dict(), indent=2))
     else:
         print(summary.line())
     return 0 if summary.ok else 1
+
+
+def _is_remote(index) -> bool:
+    from assistant.remote import RemoteIndex
+
+    return isinstance(index, RemoteIndex)
 
 
 def _chain(*iterables):
@@ -48,7 +89,7 @@ def _chain(*iterables):
 
 
 def cmd_documents(args) -> int:
-    docs = _index(_settings(args)).documents()
+    docs = _index(_settings(args), "documents").documents()
     if args.json:
         print(json.dumps([{k: d[k] for k in ("doc_id", "title", "source", "published", "passages")} for d in docs], indent=2))
         return 0
@@ -60,7 +101,7 @@ def cmd_documents(args) -> int:
 
 
 def cmd_delete(args) -> int:
-    index = _index(_settings(args))
+    index = _index(_settings(args), "delete")
     missing = [doc_id for doc_id in args.doc_ids if not index.delete(doc_id)]
     for doc_id in missing:
         print(f"error: no document with id {doc_id!r} (see: python app.py documents)", file=sys.stderr)
@@ -91,9 +132,14 @@ def cmd_ask(args) -> int:
     filters = None
     if args.source or args.published_from or args.published_to:
         filters = Filters(sources=args.source, published_from=args.published_from, published_to=args.published_to)
-    engine = AnswerEngine.from_settings(settings)
-    if ensure_sample(engine.retriever.index, settings.sample_path):
-        print(f"the index was empty: indexed the bundled sample from {settings.sample_path}", file=sys.stderr)
+    index = _index(settings, "ask")
+    if _is_remote(index):
+        ask = index.ask
+    else:
+        engine = AnswerEngine.from_settings(settings, index=index)
+        if ensure_sample(engine.retriever.index, settings.sample_path):
+            print(f"the index was empty: indexed the bundled sample from {settings.sample_path}", file=sys.stderr)
+        ask = engine.ask
     questions = [args.question] if args.question else (line.strip() for line in sys.stdin)
     history: list = []
     status = 0
@@ -101,7 +147,7 @@ def cmd_ask(args) -> int:
         if not question:
             continue
         try:
-            result = engine.ask(question, history=history if args.follow_up else None, k=args.k, filters=filters)
+            result = ask(question, history=history if args.follow_up else None, k=args.k, filters=filters)
         except AssistantError as exc:
             print(json.dumps({"question": question, "error": str(exc)}) if args.json else f"error: {exc}")
             status = 1
@@ -116,9 +162,36 @@ def cmd_ask(args) -> int:
     return status
 
 
+def cmd_check(args) -> int:
+    index = _index(_settings(args), "check")
+    if _is_remote(index):
+        found = index.check()
+    else:
+        found = index.check().as_dict()
+    if args.json:
+        print(json.dumps(found, indent=2))
+    elif found["ok"]:
+        print(f"consistent: {found['passages']} passages, {found['vectors']} vectors")
+    else:
+        print(f"inconsistent: {found['missing']} of {found['passages']} passages have no vector "
+              f"(e.g. {', '.join(found['missing_sample'][:3]) or '-'}), {found['orphaned']} vectors belong to no passage "
+              f"(e.g. {', '.join(found['orphaned_sample'][:3]) or '-'}); run: python app.py repair")
+    return 0 if found["ok"] else 1
+
+
+def cmd_repair(args) -> int:
+    settings = _settings(args)
+    index = _index(settings, "repair")
+    started = time.perf_counter()
+    result = index.repair()
+    print(f"re-embedded {result['reembedded']} passages, deleted {result['deleted']} stray vectors in "
+          f"{time.perf_counter() - started:.1f}s; now {'consistent' if result['after']['ok'] else 'still inconsistent'}")
+    return 0 if result["after"]["ok"] else 1
+
+
 def cmd_reindex(args) -> int:
     settings = _settings(args)
-    index = _index(settings)
+    index = _index(settings, "reindex")
     total = index.catalog.count()[1]
     bar = None
     if not args.quiet and sys.stderr.isatty():
@@ -176,6 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("reindex", cmd_reindex, "Re-embed every stored article with the current embedding model "
                 "(after changing embedding_model); if interrupted, run it again.")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = command("check", cmd_check, "Compare the catalog with the vector index, id by id; exit code 1 when they differ.")
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+
+    command("repair", cmd_repair, "Re-embed passages missing from the vector index (from the stored texts) and "
+            "delete vectors of no stored passage.")
 
     p = command("ask", cmd_ask, "Answer a question; with no question, answer each line of stdin in turn.")
     p.add_argument("question", nargs="?", help="the question (omit to read questions from stdin, one per line)")

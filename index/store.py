@@ -28,6 +28,7 @@ from assistant.errors import ConfigError
 from index.catalog import Catalog
 from index.chunker import chunk_article
 from index.documents import Article, Passage
+from index import owner
 from index.locks import file_lock
 from index.text import repair_wire_text
 from index.vectors import VectorStore, open_store
@@ -54,9 +55,37 @@ class Outcome:
     passages: int
 
 
+@dataclass
+class Consistency:
+    """Catalog against vector index: every committed passage needs its vector, and nothing more."""
+
+    passages: int  # committed passages in the catalog
+    vectors: int  # vectors in Chroma
+    missing: list[str]  # committed passages without a vector
+    orphaned: list[str]  # vectors of no committed passage
+    pending: int  # journal rows of an unfinished write
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and not self.orphaned
+
+    def line(self) -> str:
+        if self.ok:
+            return f"consistent: {self.passages} passages, {self.vectors} vectors"
+        return (f"inconsistent: {len(self.missing)} of {self.passages} passages have no vector, {len(self.orphaned)} "
+                "vectors belong to no passage; run `python app.py repair`")
+
+    def as_dict(self, sample: int = 10) -> dict:
+        return {"ok": self.ok, "passages": self.passages, "vectors": self.vectors, "missing": len(self.missing),
+                "orphaned": len(self.orphaned), "pending": self.pending,
+                "missing_sample": self.missing[:sample], "orphaned_sample": self.orphaned[:sample]}
+
+
 class ArticleIndex:
     def __init__(self, catalog: Catalog, vectors: VectorStore, embeddings,
-                 passage_sentences: int = 4, passage_overlap: int = 1, passage_max_chars: int = 900):
+                 passage_sentences: int = 4, passage_overlap: int = 1, passage_max_chars: int = 900,
+                 claim: owner.Claim | None = None):
+        self.claim = claim  # this process's hold on an embedded data directory
         self.catalog = catalog
         self.vectors = vectors
         self.embeddings = embeddings
@@ -85,17 +114,34 @@ class ArticleIndex:
 
     @classmethod
     def from_settings(cls, settings, embeddings=None) -> "ArticleIndex":
+        """Open the index. An embedded one is held by this process until `close()` (or exit); it
+        raises DataDirBusy when another process holds it (see `index/owner.py`)."""
         from index.embeddings import make_embeddings
 
         data_dir = Path(settings.data_dir)
-        return cls(
-            Catalog(data_dir / "catalog.sqlite3"),
-            open_store(settings.collection, data_dir, settings.chroma_host, settings.chroma_port),
-            embeddings or make_embeddings(settings),
-            settings.passage_sentences,
-            settings.passage_overlap,
-            settings.passage_max_chars,
-        )
+        claim = None if settings.chroma_host else owner.claim(data_dir)
+        try:
+            return cls(
+                Catalog(data_dir / "catalog.sqlite3"),
+                open_store(settings.collection, data_dir, settings.chroma_host, settings.chroma_port),
+                embeddings or make_embeddings(settings),
+                settings.passage_sentences,
+                settings.passage_overlap,
+                settings.passage_max_chars,
+                claim=claim,
+            )
+        except BaseException:
+            if claim is not None:
+                owner.release(claim)
+            raise
+
+    def close(self) -> None:
+        """Let go of the data directory, so another process may open it."""
+        self.catalog.close()
+        self.vectors.close()
+        if self.claim is not None:
+            owner.release(self.claim)
+            self.claim = None
 
     # --- writing ------------------------------------------------------------------------------
 
@@ -206,6 +252,37 @@ class ArticleIndex:
             self.reconcile()
         return version is not None
 
+    # --- consistency ---------------------------------------------------------------------------
+
+    def check(self) -> Consistency:
+        """Compare the catalog's committed passages with the vectors Chroma holds, id by id."""
+        passages = self.catalog.passage_ids()
+        vectors = set(self.vectors.ids())
+        return Consistency(len(passages), len(vectors), sorted(passages - vectors), sorted(vectors - passages),
+                           len(self.catalog.pending()))
+
+    def repair(self, batch: int = 256, progress=None) -> dict:
+        """Make the vector index match the catalog: re-embed committed passages that have no vector
+        (from the texts the catalog keeps) and delete vectors of no committed passage."""
+        with self.writing():
+            self.check_embeddings()
+            self.reconcile()
+            found = self.check()
+            if found.orphaned:
+                self.vectors.delete_ids(found.orphaned)
+            done = 0
+            for i in range(0, len(found.missing), batch):
+                rows = self.catalog.passages(found.missing[i : i + batch]).values()
+                groups = [([Passage(r["doc_id"], r["version"], r["idx"], r["start"], r["end"], r["text"], r["sentences"])],
+                           {"title": r["title"], "source": r["source"], "published": r["published"]}) for r in rows]
+                texts = [self.embedding_text(meta["title"], passages[0]) for passages, meta in groups]
+                if texts:
+                    self._store_vectors(groups, self._encode(texts))
+                done += len(texts)
+                if progress:
+                    progress(done)
+            return {"reembedded": done, "deleted": len(found.orphaned), "after": self.check().as_dict()}
+
     # --- reading ------------------------------------------------------------------------------
 
     def documents(self) -> list[dict]:
@@ -217,11 +294,22 @@ class ArticleIndex:
     def is_empty(self) -> bool:
         return self.catalog.count()[0] == 0
 
-    def health(self) -> dict:
-        """Counts from the catalog; raises StoreUnavailable when Chroma cannot be reached."""
+    def health(self, full: bool = False) -> dict:
+        """Counts from the catalog and Chroma; raises StoreUnavailable when Chroma cannot be reached.
+
+        `index` compares the two counts (cheap), or with `full` every id (`check`). While a write
+        is under way the counts may differ for a moment: that reads "writing", not inconsistent."""
         self.vectors.heartbeat()
         documents, passages = self.catalog.count()
-        return {"documents": documents, "passages": passages, "embedding_model": self.catalog.get_meta(EMBEDDING_KEY)}
+        if full:
+            consistency = self.check().as_dict()
+        else:
+            vectors, pending = self.vectors.count(), len(self.catalog.pending())
+            consistency = {"ok": vectors == passages or bool(pending), "passages": passages, "vectors": vectors, "pending": pending}
+        state = "consistent" if consistency["ok"] and not consistency["pending"] else ("writing" if consistency["ok"] else
+                "inconsistent: run `python app.py check`, then `python app.py repair`")
+        return {"documents": documents, "passages": passages, "embedding_model": self.catalog.get_meta(EMBEDDING_KEY),
+                "index": {"state": state, **consistency}}
 
     def dense_search(self, vector: np.ndarray, limit: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         self.check_embeddings()

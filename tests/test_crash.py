@@ -45,6 +45,7 @@ def test_kill_9_during_ingest_then_rerun_is_consistent(tmp_path):
     index = ArticleIndex.from_settings(Settings(data_dir=data_dir, embedding_model="hash", _env_file=None))
     partial = len(index.documents())
     assert partial < 400
+    index.close()  # one process at a time holds an embedded index: let the ingest below have it
 
     final = run_ingest(articles, data_dir, env)
     out, err = final.communicate(timeout=300)
