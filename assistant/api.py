@@ -11,6 +11,7 @@ The upload and delete helpers are plain functions so that the chat page's Docume
 
 import itertools
 import json
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from pathlib import Path
@@ -23,12 +24,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from assistant import feedback
 from assistant.engine import AnswerEngine
 from assistant.errors import AssistantError, BadInput, NotFound, TooLarge
+from assistant.http_errors import API_ERRORS, NOT_FOUND
 from assistant.settings import Settings, get_settings
+from index.documents import Article
 from index.ingest import ingest
 from index.loaders import SUPPORTED_SUFFIXES, load_bytes
 from index.store import ArticleIndex, Filters
 
-router = APIRouter(prefix="/api", tags=["api"])
+router = APIRouter(prefix="/api", tags=["api"], responses=API_ERRORS)
+log = logging.getLogger(__name__)
 
 
 def get_engine(request: Request) -> AnswerEngine:
@@ -106,6 +110,29 @@ class Answer(BaseModel):
     timings: dict[str, float]
 
 
+class ArticleIn(BaseModel):
+    """An article already read from a file by `app.py ingest` on this machine (see assistant/remote.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1)
+    title: str
+    source: str
+    published: date | None = Field(None, description="ISO date the article was published.")
+    author: str | None = None
+    subject: str | None = None
+    key: str | None = Field(None, description="Identity across versions (URL, or file plus record); defaults to source.")
+
+    def article(self) -> Article:
+        values = self.model_dump()
+        values["published"] = self.published.isoformat() if self.published else None
+        return Article(**values)
+
+
+class ArticlesIn(BaseModel):
+    articles: list[ArticleIn] = Field(min_length=1, max_length=1000)
+
+
 class FeedbackIn(BaseModel):
     question: str = Field(min_length=1, max_length=10_000)
     answer: str = Field(max_length=100_000)
@@ -141,24 +168,39 @@ def ingest_uploads(index: ArticleIndex, files: list[tuple[str, bytes]], max_byte
 
 
 def delete_document(index: ArticleIndex, doc_id: str) -> None:
+    """NotFound for an unknown id. Chroma is checked first: the catalog commits the delete before
+    Chroma's vectors go, so a 503 from that later step would be a refusal that had already deleted."""
+    index.vectors.heartbeat()  # StoreUnavailable (503) before anything changes
     if not index.delete(doc_id):
         raise NotFound(f"no document with id {doc_id!r}; GET /api/documents lists the ids")
 
 
-def health(engine: AnswerEngine) -> dict:
-    counts = engine.retriever.index.health()  # StoreUnavailable (503) when Chroma cannot be reached
-    return {"status": "ok", **counts, "mode": engine.answerer.mode}
+def health(engine: AnswerEngine, full: bool = False) -> dict:
+    counts = engine.retriever.index.health(full)  # StoreUnavailable (503) when Chroma cannot be reached
+    status = "ok" if not counts["index"]["state"].startswith("inconsistent") else "degraded"
+    return {"status": status, **counts, "mode": engine.answerer.mode}
+
+
+def stream_failure(exc: Exception, where: str) -> str:
+    """The message for a failure inside a stream already under way: a project error's own message,
+    anything else logged with its traceback and reported without internals."""
+    if isinstance(exc, AssistantError):
+        return str(exc)
+    log.error("unhandled error while streaming %s", where, exc_info=exc)
+    return "internal server error while streaming the answer; see the server log"
 
 
 def sse_events(events: Iterable[dict]) -> Iterator[bytes]:
-    """Engine events as SSE: `event: rewrite|token|answer`, JSON data; a failure midway is an `error` event."""
+    """Engine events as SSE: `event: rewrite|token|answer`, JSON data. Any failure midway (the 200 has
+    gone out) ends the stream with an `error` event {"error": message} instead of a cut connection:
+    a project error's own message, else a generic one, with the traceback in the server log."""
     try:
         for event in events:
             name = event["event"]
             data = event["data"] if name == "answer" else {k: v for k, v in event.items() if k != "event"}
             yield format_sse_event(event=name, data_str=json.dumps(data, ensure_ascii=False))
-    except AssistantError as exc:
-        yield format_sse_event(event="error", data_str=json.dumps({"error": str(exc)}))
+    except Exception as exc:
+        yield format_sse_event(event="error", data_str=json.dumps({"error": stream_failure(exc, "/api/ask/stream")}))
 
 
 # --- routes ------------------------------------------------------------------------------------
@@ -185,7 +227,7 @@ def list_documents(engine: EngineDep) -> list[dict[str, Any]]:
     return engine.retriever.index.documents()
 
 
-@router.get("/documents/{doc_id}")
+@router.get("/documents/{doc_id}", responses=NOT_FOUND)
 def get_document(doc_id: str, engine: EngineDep) -> dict[str, Any]:
     """One article with its full `text` (citation offsets index into it)."""
     document = engine.retriever.index.document(doc_id)
@@ -205,16 +247,24 @@ def upload_documents(
     return ingest_uploads(engine.retriever.index, contents, int(settings.max_upload_mb * 2**20))
 
 
-@router.delete("/documents/{doc_id}")
+@router.post("/articles")
+def add_articles(body: ArticlesIn, engine: EngineDep) -> dict[str, Any]:
+    """Ingest articles sent as JSON; `app.py ingest` uses this while a server holds its data directory."""
+    articles = [article.article() for article in body.articles]
+    return ingest(engine.retriever.index, articles, progress=False).as_dict()
+
+
+@router.delete("/documents/{doc_id}", responses=NOT_FOUND)
 def remove_document(doc_id: str, engine: EngineDep) -> dict[str, str]:
     delete_document(engine.retriever.index, doc_id)
     return {"deleted": doc_id}
 
 
 @router.get("/health")
-def get_health(engine: EngineDep) -> dict[str, Any]:
-    """Document and passage counts; 503 when the vector store cannot be reached."""
-    return health(engine)
+def get_health(engine: EngineDep, full: bool = False) -> dict[str, Any]:
+    """Document and passage counts and whether the vector index matches the catalog (`index`; by count,
+    or with `full=true` id by id); 503 when the vector store cannot be reached."""
+    return health(engine, full)
 
 
 @router.post("/feedback", status_code=201)

@@ -20,11 +20,12 @@ from fastapi import APIRouter, Depends
 from fastapi.sse import EventSourceResponse, format_sse_event
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.api import FiltersIn, get_engine
+from assistant.api import FiltersIn, get_engine, stream_failure
 from assistant.engine import AnswerEngine
 from assistant.errors import AssistantError, BadInput
+from assistant.http_errors import OPENAI_ERRORS
 
-router = APIRouter(prefix="/v1", tags=["openai"])
+router = APIRouter(prefix="/v1", tags=["openai"], responses=OPENAI_ERRORS)
 
 EngineDep = Annotated[AnswerEngine, Depends(get_engine)]
 CREATED = 1_700_000_000  # a fixed "created" for the model list
@@ -123,12 +124,17 @@ def chunks(events: Iterable[dict], model: str) -> Iterator[dict]:
 
 
 def sse_chunks(events: Iterable[dict], model: str) -> Iterator[bytes]:
+    """Chunks as `data:` events, always ending with `data: [DONE]`. Any failure midway (the 200 has
+    gone out) is reported in the stream as OpenAI does, `data: {"error": {...}}`, which the official
+    client raises as `APIError`; the traceback of an unexpected one goes to the server log."""
     try:
         for item in chunks(events, model):
             yield format_sse_event(data_str=json.dumps(item, ensure_ascii=False))
-    except AssistantError as exc:  # the 200 has gone out: report the failure in the stream, as OpenAI does
-        error = {"error": {"message": str(exc), "type": "server_error", "param": None, "code": None}}
-        yield format_sse_event(data_str=json.dumps(error))
+    except Exception as exc:
+        client_side = isinstance(exc, AssistantError) and exc.status_code < 500
+        error = {"message": stream_failure(exc, "/v1/chat/completions"),
+                 "type": "invalid_request_error" if client_side else "server_error", "param": None, "code": None}
+        yield format_sse_event(data_str=json.dumps({"error": error}))
     yield format_sse_event(data_str="[DONE]")
 
 

@@ -7,10 +7,13 @@ Access control (setting `api_keys`, env `NEWSQA_API_KEYS="key1,key2"`): when it 
 - the chat page shows a log-in form: type any user name and one of the keys as the password
   (`gradio_client.Client(url, auth=("me", KEY))` does the same from code).
 Keys are compared with `hmac.compare_digest`. The server binds 127.0.0.1 unless `host` says otherwise.
+Five wrong keys or log-ins from one address within a minute lock it out for a minute (429 with
+`Retry-After`, a right key included); slow headers or bodies are cut off (see `assistant/guards.py`).
 
 Errors: project exceptions become `{"error": message}` with their status (BadInput 422, TooLarge 413,
-NotFound 404, StoreUnavailable 503); a malformed request is a 422 that says what was wrong. Under
-`/v1` the same errors take OpenAI's shape `{"error": {"message", "type", "param", "code"}}`.
+NotFound 404, StoreUnavailable 503); a malformed request is a 422 that says what was wrong, a body that
+cannot be read a 400, a slow one a 408. Under `/v1` the same errors take OpenAI's shape
+`{"error": {"message", "type", "param", "code"}}`. `assistant/http_errors.py` documents both shapes.
 """
 
 import contextlib
@@ -29,12 +32,15 @@ from starlette.exceptions import HTTPException
 from assistant import api, openai_api
 from assistant.engine import AnswerEngine
 from assistant.errors import AssistantError
+from assistant.guards import (AuthThrottle, BodyGuard, FailedAuthGuard, Limits, OriginGuard, allowed_hosts,
+                              reject_lone_surrogates, uvicorn_options)
 from assistant.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
 MULTIPART_SLACK = 64 * 1024  # form boundaries and part headers on top of the files themselves
-OPENAI_ERROR_TYPES = {401: "authentication_error", 403: "permission_error", 404: "not_found_error",
+OPENAI_ERROR_TYPES = {401: "authentication_error", 403: "permission_error", 404: "not_found_error", 408: "timeout_error",
+                      429: "rate_limit_error",
                       413: "invalid_request_error", 422: "invalid_request_error", 503: "service_unavailable"}
 
 bearer = HTTPBearer(auto_error=False, description="One of the server's api_keys (only needed when api_keys is set).")
@@ -120,8 +126,9 @@ def index_samples(engine: AnswerEngine, settings: Settings) -> None:
         log.info("indexed the samples in %s: %s", settings.sample_path, summary.line())
 
 
-def build_app(settings: Settings | None = None, engine: AnswerEngine | None = None) -> FastAPI:
-    """The whole server as an ASGI app. Models load here (once), not on the first request."""
+def build_app(settings: Settings | None = None, engine: AnswerEngine | None = None, limits: Limits | None = None) -> FastAPI:
+    """The whole server as an ASGI app. Models load here (once), not on the first request. `limits`:
+    timeouts and the failed-key throttle (`assistant.guards`), defaults unless a test hands in others."""
     from assistant import ui
 
     settings = settings or get_settings()
@@ -142,11 +149,19 @@ def build_app(settings: Settings | None = None, engine: AnswerEngine | None = No
     app.state.settings = settings
     app.state.engine = engine
     app.dependency_overrides[get_settings] = lambda: settings
+    limits = limits or Limits()
     limit = int(settings.max_upload_mb * 2**20) + MULTIPART_SLACK
-    protected = [Depends(require_api_key)]
-    app.include_router(api.router, dependencies=protected, max_body_size=limit)
-    app.include_router(openai_api.router, dependencies=protected, max_body_size=limit)
+    protected = [Depends(require_api_key), Depends(reject_lone_surrogates)]
+    app.include_router(api.router, dependencies=protected)
+    app.include_router(openai_api.router, dependencies=protected)
     add_error_handlers(app)
+    # Body size and time for every path (the chat page's uploads too), then the failed-key throttle
+    # outside it, so a locked-out client is refused before its body is read.
+    too_large = f"the request is larger than the upload limit of {settings.max_upload_mb:g} MB (setting max_upload_mb)"
+    app.add_middleware(BodyGuard, max_bytes=limit, too_large=too_large, timeout_s=limits.body_timeout_s, respond=error_response)
+    app.state.auth_throttle = AuthThrottle(limits)
+    app.add_middleware(FailedAuthGuard, throttle=app.state.auth_throttle, respond=error_response)
+    app.add_middleware(OriginGuard, allowed_hosts=allowed_hosts(settings.host, settings.allowed_hosts), respond=error_response)
 
     import gradio as gr
 
@@ -174,12 +189,18 @@ def serve(settings: Settings | None = None) -> None:
     started = time.perf_counter()
     settings = server_settings(settings or get_settings())
     app = build_app(settings)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")
+    # proxy_headers=False: uvicorn would otherwise take X-Forwarded-For from any client on loopback,
+    # and one could name a new address per guess to dodge the failed-key throttle.
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", proxy_headers=False,
+                            **uvicorn_options(Limits()))
     sock = config.bind_socket()  # fail on a busy port before claiming to be ready
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     url = f"http://{'127.0.0.1' if settings.host in ('0.0.0.0', '::') else host}:{settings.port}/"
     note = " (log in with any name and an API key)" if settings.api_keys else ""
     workers = settings.answer_workers
     pool = f" · answering in {workers} worker process{'es' if workers > 1 else ''}" if workers else ""
+    claim = app.state.engine.retriever.index.claim
+    if claim is not None:  # an embedded index: commands run beside the server go through it (index/owner.py)
+        claim.announce(url.rstrip("/"))
     print(f"News QA started in {time.perf_counter() - started:.1f}s: chat {url}{note} · API docs {url}docs{pool}", flush=True)
     uvicorn.Server(config).run(sockets=[sock])

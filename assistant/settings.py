@@ -56,10 +56,11 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the server binds to.")
     port: int = Field(7860, ge=1, le=65535, description="Port the server listens on.")
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list, description="When non-empty, the API, uploads and chat page need `Authorization: Bearer KEY` (JSON list or comma-separated).")
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list, description="Host names the server answers to (JSON list or comma-separated); empty means 127.0.0.1, localhost and ::1 when `host` is a loopback address, any name otherwise. Add the public name when serving behind a proxy.")
     max_upload_mb: float = Field(20.0, gt=0, description="Largest accepted upload, in megabytes.")
     sample_path: Path = Field(Path(__file__).resolve().parent.parent / "samples" / "articles", description="Articles indexed on first start when the index is empty.")
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "allowed_hosts", mode="before")
     @classmethod
     def _split_keys(cls, value):
         if isinstance(value, str):

@@ -101,3 +101,46 @@ def chroma_server(tmp_path_factory):
         process.kill()
     log.close()
     shutil.rmtree(path, ignore_errors=True)
+
+
+# --- the reliability table (tests/test_reliability.py) ------------------------------------------
+# Each probe is recorded as a user property of its test ("reliability_probe", {category, tried,
+# expected, happened, held}); pytest carries user properties on every report (and into JUnit XML),
+# so the whole session's probes are collected here, at the end of the run, whatever failed.
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    latest: dict[str, list[dict]] = {}  # each phase's report repeats the properties so far: keep the longest
+    broken = []
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            probes = [value for name, value in getattr(report, "user_properties", ()) if name == "reliability_probe"]
+            nodeid = getattr(report, "nodeid", "")
+            if probes and len(probes) >= len(latest.get(nodeid, [])):
+                latest[nodeid] = probes
+            elif "test_reliability.py" in nodeid and getattr(report, "failed", False) and getattr(report, "when", "collect") != "call":
+                broken.append(f"{nodeid} ({getattr(report, 'when', 'collect')}): {str(report.longrepr).strip().splitlines()[-1][:200]}")
+    if not latest and not broken:
+        return
+    rows: dict[str, list[dict]] = {}
+    for probes in latest.values():
+        for probe in probes:
+            rows.setdefault(probe["category"], []).append(probe)
+    write = terminalreporter.write_line
+    terminalreporter.write_sep("=", "reliability probes")
+    total = sum(len(probes) for probes in rows.values())
+    failed = [probe for probes in rows.values() for probe in probes if not probe["held"]]
+    write(f"{'category':<14}{'tried':>7}{'held':>7}{'failed':>8}")
+    order = ["bad files", "bad bodies", "faults", "concurrency"]
+    for category, probes in sorted(rows.items(), key=lambda row: (order + [row[0]]).index(row[0])):
+        held = sum(probe["held"] for probe in probes)
+        write(f"{category:<14}{len(probes):>7}{held:>7}{len(probes) - held:>8}")
+    write(f"{'all':<14}{total:>7}{total - len(failed):>7}{len(failed):>8}")
+    if config.option.verbose > 0:  # -v: every probe, held or not
+        for probe in (probe for probes in rows.values() for probe in probes if probe["held"]):
+            write(f"held   [{probe['category']}] {probe['tried']} -> {probe['happened'][:160]}")
+    for probe in failed:
+        write(f"FAILED [{probe['category']}] {probe['tried']}")
+        write(f"    expected: {probe['expected']}")
+        write(f"    happened: {probe['happened']}")
+    for line in broken:
+        write(f"NOT RUN (setup or teardown failed): {line}")

@@ -23,16 +23,20 @@ def sample_article() -> Path:
 
 def make_settings(data_dir: Path, **overrides) -> Settings:
     """Settings for a test: its own data dir, only the sample article, no `.env` and no NEWSQA_* env."""
-    values = {"data_dir": data_dir, "sample_path": sample_article(), "api_keys": [], **overrides}
+    # Starlette's TestClient sends `Host: testserver`; a real server answers only to loopback names.
+    hosts = ["127.0.0.1", "localhost", "::1", "testserver"]
+    values = {"data_dir": data_dir, "sample_path": sample_article(), "api_keys": [], "allowed_hosts": hosts, **overrides}
     return Settings(_env_file=None, **values)
 
 
 class LiveServer:
-    """`with LiveServer(app) as server:` serves `app` at `server.url` until the block ends."""
+    """`with LiveServer(app) as server:` serves `app` at `server.url` until the block ends.
+    `config`: more `uvicorn.Config` options, e.g. `assistant.guards.uvicorn_options(limits)`."""
 
-    def __init__(self, app, startup_timeout: float = 60.0):
+    def __init__(self, app, startup_timeout: float = 60.0, **config):
         self.app = app
         self.startup_timeout = startup_timeout
+        self.config = config
         self.port: int | None = None
 
     @property
@@ -42,7 +46,7 @@ class LiveServer:
     def __enter__(self) -> "LiveServer":
         # A short graceful shutdown: browsers and gradio_client keep event streams open.
         config = uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="warning", lifespan="on",
-                                timeout_graceful_shutdown=2)
+                                timeout_graceful_shutdown=2, **self.config)
         self._socket = config.bind_socket()  # port 0: the OS picks a free port, no race with other tests
         self.port = self._socket.getsockname()[1]
         self._server = uvicorn.Server(config)

@@ -11,11 +11,13 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from assistant import feedback
 from assistant.engine import AnswerEngine
+from assistant.guards import AuthThrottle, Limits, uvicorn_options
 from assistant.server import build_app
 from index.store import ArticleIndex
 from tests.live_server import EXPECTED, QUESTION, sample_article
@@ -36,9 +38,9 @@ def client(app):
         yield client
 
 
-def variant(app, **overrides):
-    """A second app on the same engine and data dir, with some settings changed."""
-    return build_app(app.state.settings.model_copy(update=overrides), engine=app.state.engine)
+def variant(app, limits: Limits | None = None, **overrides):
+    """A second app on the same engine and data dir, with some settings (or `limits`) changed."""
+    return build_app(app.state.settings.model_copy(update=overrides), engine=app.state.engine, limits=limits)
 
 
 def sse(text: str) -> list[tuple[str, dict]]:
@@ -124,6 +126,57 @@ def test_malformed_json_is_422(client):
     assert "JSON" in response.json()["error"]
 
 
+LONE = r'"\ud800"'  # JSON for half of a surrogate pair: valid JSON, but not text
+ASKED = '{"role": "user", "content": "Who brokered the deal?"}'
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/api/ask", f'{{"question": {LONE}}}'),
+    ("/api/ask", f'{{"question": "Who brokered the deal?", "filters": {{"sources": [{LONE}]}}}}'),
+    ("/api/ask", f'{{"question": "Who?", "history": [{{"role": "user", "content": {LONE}}}]}}'),
+    ("/api/ask/stream", f'{{"question": "Who brokered the deal? {LONE[1:-1]}"}}'),
+    ("/api/ask/stream", f'{{"question": "Who brokered the deal?", "filters": {{"sources": ["ok", {LONE}]}}}}'),
+    ("/api/feedback", f'{{"question": {LONE}, "answer": "a", "rating": "up"}}'),
+    ("/api/feedback", f'{{"question": "q", "answer": "a", "rating": "up", "comment": {LONE}}}'),
+    ("/v1/chat/completions", f'{{"messages": [{{"role": "user", "content": {LONE}}}]}}'),
+    ("/v1/chat/completions", f'{{"messages": [{ASKED}], "filters": {{"sources": [{LONE}]}}}}'),
+    ("/v1/chat/completions", f'{{"stream": true, "messages": [{ASKED}], "filters": {{"sources": [{LONE}]}}}}'),
+    ("/api/articles", f'{{"articles": [{{"text": "The port reopened.", "title": {LONE}, "source": "wire"}}]}}'),
+    ("/api/articles", f'{{"articles": [{{"text": "The port reopened.", "title": "t", "source": "s", "published": {LONE}}}]}}'),
+])
+def test_a_lone_surrogate_anywhere_in_a_body_is_a_json_4xx(client, path, body):
+    response = client.post(path, content=body.encode(), headers={"content-type": "application/json"})
+    assert 400 <= response.status_code < 500, response.text
+    error = response.json()["error"]
+    assert "surrogate" in (error["message"] if path.startswith("/v1") else error) or "unicode" in response.text
+
+
+class FallsOver:
+    """An answerer that fails halfway through a stream with an error nobody planned for."""
+
+    mode = "extractive"
+
+    def stream(self, question, passages, question_vector):
+        raise RuntimeError("the answerer fell over")
+        yield  # a generator, like every answerer
+
+
+def test_an_unexpected_failure_midway_through_a_stream_ends_it_with_an_error_event(app, caplog):
+    engine = AnswerEngine(app.state.engine.retriever, FallsOver())
+    with TestClient(build_app(app.state.settings, engine=engine)) as broken:
+        response = broken.post("/api/ask/stream", json={"question": QUESTION})
+        assert response.status_code == 200 and response.text.endswith("\n\n")  # the last event is whole
+        events = sse(response.text)
+        assert [name for name, _ in events] == ["rewrite", "error"]
+        assert "server log" in events[-1][1]["error"] and "fell over" not in events[-1][1]["error"]
+
+        response = broken.post("/v1/chat/completions", json={"stream": True, "messages": [{"role": "user", "content": QUESTION}]})
+        data = [line[len("data: "):] for line in response.text.splitlines() if line.startswith("data: ")]
+        assert data[-1] == "[DONE]"
+        assert json.loads(data[-2])["error"]["type"] == "server_error"
+    assert "the answerer fell over" in caplog.text  # the traceback is in the server log
+
+
 # --- documents ---------------------------------------------------------------------------------
 
 def test_documents_list_passage_counts_and_full_text(client):
@@ -185,6 +238,150 @@ def test_oversized_upload_is_413(app):
         assert "max_upload_mb" in response.json()["error"]
         response = small.post("/api/documents", files=[("files", ("small.txt", FESTIVAL.encode()))])
         assert response.status_code == 200
+
+
+def error_message(response) -> str:
+    """The message of either error shape: `{"error": message}`, or OpenAI's under /v1."""
+    assert response.headers["content-type"].startswith("application/json"), (response.status_code, response.text)
+    error = response.json()["error"]
+    return error["message"] if isinstance(error, dict) else error
+
+
+def test_every_413_is_json_naming_the_limit_and_the_setting(app):
+    with TestClient(variant(app, max_upload_mb=0.01)) as small:  # about 10 KB, plus 64 KB for multipart framing
+        big = b"x" * 200_000  # over the limit by Content-Length: refused before it is read
+        for path in ("/api/ask", "/api/feedback", "/api/articles", "/v1/chat/completions", "/gradio_api/upload"):
+            response = small.post(path, content=big, headers={"content-type": "application/json"})
+            assert response.status_code == 413, (path, response.text)
+            assert "0.01 MB" in error_message(response) and "max_upload_mb" in error_message(response), path
+            assert response.headers["connection"] == "close"
+        assert small.post("/v1/chat/completions", content=big).json()["error"]["type"] == "invalid_request_error"
+        response = small.post("/api/documents", files=[("files", ("big.txt", big))])
+        assert response.status_code == 413 and "max_upload_mb" in error_message(response)
+
+        response = small.post("/api/ask", content=iter([b"x" * 50_000] * 4))  # no Content-Length: counted as it comes
+        assert response.status_code == 413 and "max_upload_mb" in error_message(response)
+        response = small.post("/gradio_api/upload", files=[("files", ("a.txt", b"x" * 20_000))])  # Gradio's own per-file limit
+        assert response.status_code == 413 and "max_upload_mb" in error_message(response)
+        assert small.post("/api/ask", json={"question": QUESTION}).status_code == 200
+
+
+def test_guessing_keys_locks_the_client_out_for_a_while(app):
+    guarded = variant(app, api_keys=["k-one"], limits=Limits(failed_auth_max=5, failed_auth_window_s=2.0))
+    wrong, right = {"Authorization": "Bearer k-guess"}, {"Authorization": "Bearer k-one"}
+    with TestClient(guarded, client=("10.0.0.1", 40000)) as guesser, TestClient(guarded, client=("10.0.0.2", 40000)) as other:
+        assert guesser.get("/api/health").status_code == 401  # no key sent: not a guess, not counted
+        for path in ("/api/health", "/v1/models", "/api/documents", "/api/health", "/v1/models"):
+            assert guesser.get(path, headers=wrong).status_code == 401
+        started = time.monotonic()
+        for call in (lambda: guesser.get("/api/health", headers=right), lambda: guesser.get("/v1/models", headers=right),
+                     lambda: guesser.post("/login", data={"username": "me", "password": "k-one"})):
+            response = call()
+            assert response.status_code == 429, response.text  # a right key too, while locked out
+            assert 1 <= int(response.headers["retry-after"]) <= 2
+            assert "too many failed" in error_message(response)
+        assert guesser.get("/v1/models", headers=right).json()["error"]["type"] == "rate_limit_error"
+        assert other.get("/api/health", headers=right).status_code == 200  # other clients are not affected
+
+        for _ in range(5):  # the chat page's log-in counts too
+            assert other.post("/login", data={"username": "me", "password": "k-guess"}).status_code == 400
+        assert other.post("/login", data={"username": "me", "password": "k-one"}).status_code == 429
+
+        time.sleep(max(0.0, 2.1 - (time.monotonic() - started)))
+        assert guesser.get("/api/health", headers=right).status_code == 200  # the window has passed
+        assert other.post("/login", data={"username": "me", "password": "k-one"}).status_code == 200
+
+
+def test_the_failed_key_throttle_remembers_a_bounded_number_of_clients():
+    now = [0.0]
+    throttle = AuthThrottle(Limits(failed_auth_max=2, failed_auth_window_s=60, failed_auth_clients=100), clock=lambda: now[0])
+    for n in range(1000):
+        throttle.failed(f"10.0.{n // 256}.{n % 256}")
+    assert len(throttle) == 100 and throttle.retry_after("10.0.3.231") == 0
+    throttle.failed("10.0.3.231")
+    assert throttle.retry_after("10.0.3.231") == 60
+    now[0] = 61.0
+    throttle.failed("192.0.2.1")  # recording drops everything older than the window
+    assert len(throttle) == 1 and throttle.retry_after("10.0.3.231") == 0
+
+
+# --- slow senders (a real socket against a real uvicorn) -----------------------------------------
+
+SLOW = Limits(header_timeout_s=1.0, body_timeout_s=1.0)
+
+
+@pytest.fixture(scope="module")
+def slow_limits_server(app):
+    from tests.live_server import LiveServer
+
+    with LiveServer(variant(app, limits=SLOW), **uvicorn_options(SLOW)) as server:
+        yield server
+
+
+def held_for(port: int, *pieces: bytes, pause: float = 0.0, cap: float = 10.0) -> tuple[float, bytes]:
+    """Send `pieces` with `pause` between them, then read until the server closes: (seconds from the
+    first byte until the close, everything received). An AssertionError if still open after `cap`."""
+    with socket.create_connection(("127.0.0.1", port), timeout=cap) as sock:
+        started = time.monotonic()
+        received = b""
+        try:
+            for piece in pieces:
+                sock.sendall(piece)
+                time.sleep(pause)
+        except (ConnectionResetError, BrokenPipeError):
+            pass  # closed while we were still sending; read what it answered
+        try:
+            while chunk := sock.recv(4096):
+                received += chunk
+        except socket.timeout:
+            raise AssertionError(f"the server still held the connection after {cap} s: {received[:200]!r}") from None
+        except ConnectionResetError:
+            pass  # closed with our unread bytes in its buffer: the kernel resets instead of closing
+        return time.monotonic() - started, received
+
+
+HEAD = b"POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n"
+
+
+def test_a_stalled_body_gets_408_json_and_the_connection_closed(slow_limits_server):
+    seconds, received = held_for(slow_limits_server.port, HEAD + b'{"question": "Who')
+    assert 0.9 < seconds < 3.0, seconds
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408") and b"connection: close" in head.lower()
+    assert "within 1 seconds" in json.loads(body)["error"]
+
+
+def test_a_trickled_body_is_cut_off_at_the_deadline_too(slow_limits_server):
+    seconds, received = held_for(slow_limits_server.port, HEAD, *[b" "] * 30, pause=0.1)
+    assert 0.9 < seconds < 2.5, seconds  # 30 bytes at 10 a second would take 3 s
+    assert received in (b"",) or received.startswith(b"HTTP/1.1 408"), received[:100]  # b"": a reset lost the 408
+
+
+@pytest.mark.parametrize("pieces, pause", [
+    ((b"",), 0.0),  # connects and says nothing
+    ((b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n",), 0.0),  # headers never finished
+    (tuple(bytes([c]) for c in b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: yes\r\n"), 0.1),  # one byte at a time
+])
+def test_slow_or_missing_headers_are_closed_at_the_deadline(slow_limits_server, pieces, pause):
+    seconds, received = held_for(slow_limits_server.port, *pieces, pause=pause)
+    assert seconds < 2.5 and not received.startswith(b"HTTP/1.1 200"), (seconds, received[:100])
+
+
+def test_a_prompt_client_is_unaffected_by_the_deadlines(slow_limits_server):
+    import httpx
+
+    body = json.dumps({"question": QUESTION}).encode()
+
+    def in_two_parts():
+        yield body[:10]
+        time.sleep(0.5)  # within the body deadline
+        yield body[10:]
+
+    with httpx.Client(base_url=slow_limits_server.url, timeout=30) as client:
+        assert EXPECTED in client.post("/api/ask", content=in_two_parts(), headers={"content-type": "application/json"}).json()["answer"]
+        time.sleep(1.5)  # longer than the header deadline, shorter than keep-alive: the next request still works
+        with client.stream("POST", "/api/ask/stream", json={"question": QUESTION}) as response:
+            assert response.status_code == 200 and "event: answer" in response.read().decode()
 
 
 # --- health, feedback, docs --------------------------------------------------------------------
@@ -251,37 +448,125 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class ChromaProcess:
+    """A `chroma run` server of a test's own, so the test can stop it and start it again on the same
+    port and folder (as an operator restarting Chroma would)."""
+
+    def __init__(self, folder: Path, port: int):
+        self.folder, self.port, self.process = folder, port, None
+
+    def start(self) -> None:
+        chroma = Path(sys.executable).parent / "chroma"
+        self.process = subprocess.Popen([str(chroma), "run", "--path", str(self.folder), "--host", "127.0.0.1", "--port", str(self.port)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                assert self.process.poll() is None and time.monotonic() < deadline, "chroma run did not start"
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait(10)
+
+
 @pytest.fixture
 def chroma_process(tmp_path):
-    """A `chroma run` server of this test's own, so the test can stop it."""
-    port = free_port()
-    chroma = Path(sys.executable).parent / "chroma"
-    process = subprocess.Popen([str(chroma), "run", "--path", str(tmp_path / "chroma"), "--host", "127.0.0.1", "--port", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            assert process.poll() is None and time.monotonic() < deadline, "chroma run did not start"
-            time.sleep(0.2)
-    yield process, port
-    process.kill()
-    process.wait(10)
+    chroma = ChromaProcess(tmp_path / "chroma", free_port())
+    chroma.start()
+    yield chroma
+    chroma.stop()
+
+
+def remote_app(app, tmp_path, port: int):
+    """An app on its own data dir whose vectors live in the `chroma run` server on `port`."""
+    settings = app.state.settings.model_copy(update={"data_dir": tmp_path / "data", "chroma_host": "127.0.0.1", "chroma_port": port})
+    index = ArticleIndex.from_settings(settings, embeddings=app.state.engine.retriever.index.embeddings)
+    return build_app(settings, engine=AnswerEngine.from_settings(settings, index=index))
 
 
 def test_unreachable_chroma_server_is_503(app, tmp_path, chroma_process):
-    process, port = chroma_process
-    settings = app.state.settings.model_copy(update={"data_dir": tmp_path / "data", "chroma_host": "127.0.0.1", "chroma_port": port})
-    index = ArticleIndex.from_settings(settings, embeddings=app.state.engine.retriever.index.embeddings)
-    with TestClient(build_app(settings, engine=AnswerEngine.from_settings(settings, index=index))) as remote:
+    with TestClient(remote_app(app, tmp_path, chroma_process.port)) as remote:
         assert remote.get("/api/health").json()["documents"] == 1  # the sample went into the server
         assert EXPECTED in remote.post("/api/ask", json={"question": QUESTION}).json()["answer"]
-        process.kill()
-        process.wait(10)
+        chroma_process.stop()
         for response in (remote.get("/api/health"), remote.post("/api/ask", json={"question": QUESTION})):
             assert response.status_code == 503, response.text
             assert "Chroma" in response.json()["error"]
         events = sse(remote.post("/api/ask/stream", json={"question": QUESTION}).text)
         assert events[-1][0] == "error" and "Chroma" in events[-1][1]["error"]
+
+
+def test_writes_while_chroma_is_down_are_503_and_work_again_once_it_is_back(app, tmp_path, chroma_process):
+    festival = [("files", ("festival.txt", FESTIVAL.encode(), "text/plain"))]
+    port = ("files", ("port.txt", b"Port reopens\nThe port of Zanthe reopened on Monday after repairs.", "text/plain"))
+    with TestClient(remote_app(app, tmp_path, chroma_process.port)) as remote:
+        added = remote.post("/api/documents", files=festival).json()["documents"][0]
+        chroma_process.stop()
+        for response in (remote.post("/api/documents", files=[port]),
+                         remote.delete(f"/api/documents/{added['doc_id']}"),
+                         remote.post("/api/ask", json={"question": QUESTION}),
+                         remote.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": QUESTION}]})):
+            assert response.status_code == 503, (response.request.url, response.text)
+            error = response.json()["error"]
+            message = error["message"] if isinstance(error, dict) else error
+            assert f"cannot reach the Chroma server at 127.0.0.1:{chroma_process.port}" in message, message
+        assert added["doc_id"] in {d["doc_id"] for d in remote.get("/api/documents").json()}  # a refused delete changed nothing
+
+        chroma_process.start()  # same port, same folder: the app recovers without a restart
+        response = remote.post("/api/documents", files=[port])
+        assert response.status_code == 200 and response.json()["added"] == 1, response.text
+        answer = remote.post("/api/ask", json={"question": "When did the port of Zanthe reopen?"}).json()
+        assert "Monday" in answer["answer"]
+        assert remote.delete(f"/api/documents/{added['doc_id']}").status_code == 200
+        assert remote.get("/api/health").json()["documents"] == 2  # the sample and the port
+
+
+def test_vector_ids_pages_and_batched_deletes_survive_a_dropped_collection(chroma_process):
+    from index.documents import Passage
+    from index.vectors import open_store
+
+    store = open_store("paging", host="127.0.0.1", port=chroma_process.port)
+    store.BATCH = 4  # several delete batches from a few vectors
+    passages = [Passage("doc", "v1", i, 0, 1, f"passage {i}") for i in range(30)]
+    store.add(passages, np.random.default_rng(0).random((30, 8), dtype=np.float32), {"title": "t"})
+    every = [p.passage_id for p in passages]
+    assert sorted(store.ids()) == sorted(every) and len(store.ids()) == 30
+    pages = [store.get_ids(limit=7, offset=offset) for offset in range(0, 30, 7)]
+    assert [len(page) for page in pages] == [7, 7, 7, 7, 2] and sorted(sum(pages, [])) == sorted(every)
+    store.delete_ids(every[:13] + ["doc:v1:999"])  # four batches; an unknown id is ignored
+    assert sorted(store.ids()) == sorted(every[13:]) and store.count() == 17
+
+    other = open_store("paging", host="127.0.0.1", port=chroma_process.port)  # another process re-creates it
+    other.reset()
+    other.add(passages[:2], np.ones((2, 8), dtype=np.float32), {})
+    assert store.count() == 2  # the stale handle is looked up again, not a 500
+
+
+# --- other sites in the reader's browser -------------------------------------------------------------
+
+def test_a_loopback_server_refuses_foreign_host_names_and_cross_site_changes(app):
+    """A page elsewhere could post articles into a key-less loopback server (cross-site) or read it
+    under its own host name (DNS rebinding); the server's own page and plain API clients still work."""
+    loopback = variant(app, allowed_hosts=[])  # the default: loopback names only, as `host` is 127.0.0.1
+    with TestClient(loopback, base_url="http://127.0.0.1:7860") as client:
+        good = ("note.txt", b"Ferry terminal\nThe ferry terminal cost 84 million dollars.")
+        assert client.get("/api/health").status_code == 200
+        rebound = client.get("/api/health", headers={"Host": "evil.example:7860"})
+        assert rebound.status_code == 403 and "allowed_hosts" in rebound.json()["error"]
+        planted = client.post("/api/documents", files=[("files", good)], headers={"Origin": "https://evil.example"})
+        assert planted.status_code == 403 and "cross-site" in planted.json()["error"]
+        assert not any(d["title"] == "Ferry terminal" for d in client.get("/api/documents").json())
+        v1 = client.post("/v1/chat/completions", headers={"Origin": "null"},
+                         json={"model": "newsqa-extractive", "messages": [{"role": "user", "content": QUESTION}]})
+        assert v1.status_code == 403 and v1.json()["error"]["type"] == "permission_error"
+        same_site = client.post("/api/ask", json={"question": QUESTION}, headers={"Origin": "http://127.0.0.1:7860"})
+        assert same_site.status_code == 200
+        assert client.get("/api/health", headers={"Origin": "https://evil.example"}).status_code == 200  # reads stay open
+    public = variant(app, allowed_hosts=["news.example.org"])
+    with TestClient(public, base_url="https://news.example.org") as client:
+        assert client.get("/api/health").status_code == 200
+        assert client.get("/api/health", headers={"Host": "127.0.0.1:7860"}).status_code == 403

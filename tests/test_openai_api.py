@@ -93,3 +93,28 @@ def test_a_wrong_key_is_refused(server):
     with pytest.raises(openai.AuthenticationError) as caught:
         wrong.models.list()
     assert caught.value.body["type"] == "authentication_error"
+
+
+class FallsOver:
+    """An answerer that fails halfway through a stream with an error nobody planned for."""
+
+    mode = "extractive"
+
+    def stream(self, question, passages, question_vector):
+        raise RuntimeError("the answerer fell over")
+        yield  # a generator, like every answerer
+
+
+def test_a_failure_midway_through_a_stream_reaches_the_client_as_an_error(server, tmp_path):
+    from assistant.engine import AnswerEngine
+
+    engine = AnswerEngine(server.app.state.engine.retriever, FallsOver())
+    with LiveServer(build_app(make_settings(tmp_path / "data", api_keys=[KEY]), engine=engine)) as broken:
+        client = OpenAI(base_url=f"{broken.url}/v1", api_key=KEY, max_retries=0, timeout=30)
+        chunks = []
+        with pytest.raises(openai.APIError) as caught:
+            for chunk in ask(client, QUESTION, stream=True):
+                chunks.append(chunk)
+    assert not isinstance(caught.value, openai.APIConnectionError)  # an answer from the server, not a cut connection
+    assert caught.value.body["type"] == "server_error" and "server log" in caught.value.body["message"]
+    assert chunks and chunks[0].choices[0].delta.role == "assistant"
