@@ -106,6 +106,6 @@ def make_answerer(settings, embeddings=None) -> Answerer:
         return llm.LLMAnswerer(llm.openai_chat(settings), extractive, mode="openai")
     if mode == "llamacpp":
         return llm.LLMAnswerer(llm.llamacpp_chat(settings), extractive, mode="llamacpp")
-    from assistant.errors import ConfigError
+    from core.errors import ConfigError
 
     raise ConfigError(f"unknown answer_mode {mode!r}; valid modes: extractive, openai, llamacpp")

@@ -1,7 +1,7 @@
 """The REST API under `/api`: ask (JSON or server-sent events), documents, health, feedback.
 
 Routes only validate the request and call the engine or the index; the engine's answer contract is
-returned as is. Project exceptions (`assistant.errors`) propagate to `assistant.server`, which turns
+returned as is. Project exceptions (`core.errors`) propagate to `assistant.server`, which turns
 them into `{"error": message}` JSON with the exception's status code. When `api_keys` is set, every
 route here needs `Authorization: Bearer KEY` (enforced where `server.build_app` includes the router).
 
@@ -23,9 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assistant import feedback
 from assistant.engine import AnswerEngine
-from assistant.errors import AssistantError, BadInput, NotFound, TooLarge
+from core.errors import AssistantError, BadInput, NotFound, TooLarge
 from assistant.http_errors import API_ERRORS, NOT_FOUND
-from assistant.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 from index.documents import Article
 from index.ingest import ingest
 from index.loaders import SUPPORTED_SUFFIXES, load_bytes

@@ -6,8 +6,8 @@ import json
 import sys
 import time
 
-from assistant.errors import AssistantError, DataDirBusy
-from assistant.settings import Settings
+from core.errors import AssistantError, DataDirBusy
+from core.settings import Settings
 
 
 def _settings(args) -> Settings:

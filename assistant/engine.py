@@ -10,7 +10,7 @@ from langchain_core.documents import Document
 
 from assistant import condense
 from assistant.answerers import NOT_FOUND, Answerer, Draft
-from assistant.errors import BadInput
+from core.errors import BadInput
 from assistant.retriever import HybridRetriever
 from index.store import Filters
 

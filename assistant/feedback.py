@@ -9,7 +9,7 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
-from assistant.errors import BadInput
+from core.errors import BadInput
 
 FILENAME = "feedback.jsonl"
 RATINGS = ("up", "down")

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assistant.errors import BadInput
+from core.errors import BadInput
 
 log = logging.getLogger(__name__)
 

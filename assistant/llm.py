@@ -9,7 +9,7 @@ from langchain_core.documents import Document
 
 from assistant import prompts
 from assistant.answerers import NOT_FOUND, Draft, Evidence, ExtractiveAnswerer, sentences_of
-from assistant.errors import ConfigError
+from core.errors import ConfigError
 from index.chunker import split_sentences
 from index.text import content_tokens
 

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.api import FiltersIn, get_engine, stream_failure
 from assistant.engine import AnswerEngine
-from assistant.errors import AssistantError, BadInput
+from core.errors import AssistantError, BadInput
 from assistant.http_errors import OPENAI_ERRORS
 
 router = APIRouter(prefix="/v1", tags=["openai"], responses=OPENAI_ERRORS)

@@ -25,7 +25,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from assistant.errors import AnswerFailed, AnswerTimeout, ConfigError
+from core.errors import AnswerFailed, AnswerTimeout, ConfigError
 
 # An answer takes ~12 ms (README) and a fresh worker loads spaCy in a few seconds: only a stuck
 # worker reaches this, and the request's client is told rather than kept waiting.

@@ -4,7 +4,7 @@ import string
 from functools import lru_cache
 from pathlib import Path
 
-from assistant.errors import ConfigError
+from core.errors import ConfigError
 
 PROMPT_DIR = Path(__file__).resolve().parent.parent / "prompts"
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 
 import httpx
 
-from assistant.errors import AssistantError, LoadError, StoreUnavailable
+from core.errors import AssistantError, LoadError, StoreUnavailable
 from index.documents import Article
 from index.ingest import IngestSummary
 

@@ -31,10 +31,10 @@ from starlette.exceptions import HTTPException
 
 from assistant import api, openai_api
 from assistant.engine import AnswerEngine
-from assistant.errors import AssistantError
+from core.errors import AssistantError
 from assistant.guards import (AuthThrottle, BodyGuard, FailedAuthGuard, Limits, OriginGuard, allowed_hosts,
                               reject_lone_surrogates, uvicorn_options)
-from assistant.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from assistant import feedback
 from assistant.answerers import NOT_FOUND
 from assistant.api import delete_document, ingest_uploads
 from assistant.engine import AnswerEngine
-from assistant.errors import AssistantError
-from assistant.settings import Settings
+from core.errors import AssistantError
+from core.settings import Settings
 from index.loaders import SUPPORTED_SUFFIXES
 
 EXAMPLES = ["Who brokered the deal?", "Who is Talal Selo?", "How many Syrian militants left in the convoy?"]

@@ -60,7 +60,7 @@ def _answer_words(answer: str) -> int:
 
 def build_engine(data_dir: Path, k: int, embedding_model: str | None = None):
     from assistant.engine import AnswerEngine
-    from assistant.settings import Settings
+    from core.settings import Settings
     from index.store import ArticleIndex
 
     extra = {"embedding_model": embedding_model} if embedding_model else {}

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from assistant.retriever import HybridRetriever  # noqa: E402
-from assistant.settings import Settings  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from bench import environment  # noqa: E402
 from bench.datasets import load  # noqa: E402
 from bench.metrics import contains_any  # noqa: E402

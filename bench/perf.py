@@ -124,7 +124,7 @@ class StageTimer:
 
 
 def open_ours(data_dir: Path, embeddings=None):
-    from assistant.settings import Settings
+    from core.settings import Settings
     from index.store import ArticleIndex
 
     settings = Settings(data_dir=data_dir, _env_file=None)
@@ -341,7 +341,7 @@ def _served_answer_workers() -> int | None:
     """How many answer worker processes `serve` starts here with the environment's settings."""
     try:
         from assistant.server import server_settings
-        from assistant.settings import Settings
+        from core.settings import Settings
 
         return server_settings(Settings()).answer_workers
     except Exception:  # noqa: BLE001 - a report detail, never a reason to fail the run

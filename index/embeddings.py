@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from assistant.errors import ConfigError
+from core.errors import ConfigError
 
 BUNDLED_PREFIX = "bundled:"
 

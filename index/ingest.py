@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.errors import LoadError
+from core.errors import LoadError
 from index.documents import Article
 from index.store import ArticleIndex
 

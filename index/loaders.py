@@ -24,7 +24,7 @@ from typing import TextIO
 
 from bs4 import BeautifulSoup
 
-from assistant.errors import LoadError
+from core.errors import LoadError
 from index.chunker import split_sentences
 from index.documents import Article
 

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.errors import DataDirBusy
+from core.errors import DataDirBusy
 
 LOCK_NAME = "owner.lock"
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.errors import ConfigError
+from core.errors import ConfigError
 from index.catalog import Catalog
 from index.chunker import chunk_article
 from index.documents import Article, Passage

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.errors import StoreUnavailable
+from core.errors import StoreUnavailable
 from index.documents import Passage
 from index.locks import file_lock
 

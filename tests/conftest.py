@@ -42,7 +42,7 @@ def minilm():
 
 @pytest.fixture
 def settings(tmp_path):
-    from assistant.settings import Settings
+    from core.settings import Settings
 
     return Settings(data_dir=tmp_path / "data", _env_file=None)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import uvicorn
 
-from assistant.settings import Settings
+from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "Who brokered the deal?"

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from assistant.settings import Settings
+from core.settings import Settings
 from index.store import ArticleIndex
 
 from conftest import ROOT, SAMPLE

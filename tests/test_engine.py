@@ -6,7 +6,7 @@ from langchain_core.documents import Document
 from assistant.answerers import NOT_FOUND, Draft, Evidence
 from assistant.condense import rule_based
 from assistant.engine import AnswerEngine
-from assistant.errors import BadInput
+from core.errors import BadInput
 
 TEXT = "Intro sentence here. The agreement was brokered by the council and tribal elders. Closing line."
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from assistant.errors import ConfigError
+from core.errors import ConfigError
 from assistant.retriever import HybridRetriever
-from assistant.settings import Settings
+from core.settings import Settings
 from index.documents import Article
 from index.loaders import load_paths
 from index.store import ArticleIndex

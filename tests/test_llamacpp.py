@@ -6,7 +6,7 @@ import importlib.util
 import pytest
 
 from assistant.engine import AnswerEngine
-from assistant.settings import Settings
+from core.settings import Settings
 from index.ingest import ensure_sample
 
 needs_extra = pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None,

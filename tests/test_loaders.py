@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.errors import LoadError
+from core.errors import LoadError
 from index.documents import Article
 from index.loaders import SUPPORTED_SUFFIXES, derive_title, load_bytes, load_paths, load_stream, parse_date
 

@@ -15,8 +15,8 @@ import httpx
 import numpy as np
 import pytest
 
-from assistant.errors import DataDirBusy
-from assistant.settings import Settings
+from core.errors import DataDirBusy
+from core.settings import Settings
 from index import owner
 from index.loaders import load_paths
 from index.store import ArticleIndex

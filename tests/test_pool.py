@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.errors import AnswerFailed, AnswerTimeout
+from core.errors import AnswerFailed, AnswerTimeout
 from assistant.extractive import ExtractiveAnswerer
 from assistant.pool import PooledExtractor
 from tests.test_extractive import ARTICLE, passages_of, retrieve

@@ -14,7 +14,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.errors import LoadError
+from core.errors import LoadError
 from index.chunker import chunk_article, split_sentences
 from index.documents import Article
 from index.loaders import load_bytes, load_paths

@@ -1,4 +1,4 @@
-from assistant.settings import Settings
+from core.settings import Settings
 
 from conftest import ROOT
 

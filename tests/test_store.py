@@ -120,7 +120,7 @@ def test_rare_terms_keep_the_rarest_and_drop_common_words_on_large_collections(f
 
 
 def test_an_index_refuses_a_second_embedding_model(settings):
-    from assistant.errors import ConfigError
+    from core.errors import ConfigError
     from index.embeddings import HashEmbeddings
     from index.store import ArticleIndex
 
@@ -146,7 +146,7 @@ def test_an_index_without_a_recorded_model_adopts_the_current_one(fake_index):
 
 
 def test_two_first_writers_with_different_models_cannot_both_record(settings, monkeypatch):
-    from assistant.errors import ConfigError
+    from core.errors import ConfigError
     from index.embeddings import HashEmbeddings
     from index.store import ArticleIndex
 
@@ -192,7 +192,7 @@ def test_reembed_switches_an_index_to_another_model(settings):
 
 
 def test_an_interrupted_reembed_blocks_queries_until_run_again(settings):
-    from assistant.errors import ConfigError
+    from core.errors import ConfigError
     from index.embeddings import HashEmbeddings
     from index.store import ArticleIndex
 
