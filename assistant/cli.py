@@ -137,7 +137,7 @@ def cmd_ask(args) -> int:
         ask = index.ask
     else:
         engine = AnswerEngine.from_settings(settings, index=index)
-        if ensure_sample(engine.retriever.index, settings.sample_path):
+        if ensure_sample(engine.index, settings.sample_path):
             print(f"the index was empty: indexed the bundled sample from {settings.sample_path}", file=sys.stderr)
         ask = engine.ask
     questions = [args.question] if args.question else (line.strip() for line in sys.stdin)
@@ -209,7 +209,7 @@ def cmd_reindex(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from assistant.server import serve
+    from assistant.web.app import serve
 
     serve(_settings(args))
     return 0

@@ -18,7 +18,7 @@ _NAME = re.compile(r"\b(?:[A-Z][\w.-]*(?:\s+(?:of|the|de|al|bin)\s+)?)+(?:\s+[A-
 MAX_NAME_WORDS = 6
 MAX_NAME_CHARS = 60
 # The conversation quoted in the condense prompt, most recent end kept: ~1,500 tokens, so the prompt,
-# the question and the reply fit llama.cpp's 4,096-token context (assistant/llm.py).
+# the question and the reply fit llama.cpp's 4,096-token context (assistant/answering/llm.py).
 CONDENSE_HISTORY_CHARS = 6000
 _QUESTION_WORDS = {"Who", "What", "When", "Where", "Which", "Why", "How", "Did", "Does", "Do", "Is", "Are", "Was", "Were", "Can", "Tell", "And", "The"}
 

@@ -1,20 +1,19 @@
-"""The answer engine: condense the follow-up, retrieve, answer, cite. One call gives the answer
-contract used by the chat page, the REST API, the OpenAI-compatible API and `app.py ask`."""
+"""The answer engine: condense the follow-up, retrieve, answer, cite. One call gives the typed
+`Answer` (its `to_dict()` is the JSON contract) used by the chat page, the REST API, the
+OpenAI-compatible API and `app.py ask`."""
 
-import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
-
-from langchain_core.documents import Document
 
 from assistant import condense
-from assistant.answerers import NOT_FOUND, Answerer, Draft
-from core.errors import BadInput
+from assistant.answering.base import NOT_FOUND, Answer, Answerer, Citation, Draft, RetrievedPassage
+from assistant.answering.extractive.confidence import calibrated_threshold
+from assistant.answering.factory import make_answerer
 from assistant.retriever import HybridRetriever
-from index.store import Filters
+from core.errors import BadInput
+from core.settings import Settings
+from index.store import ArticleIndex, Filters
 
-CALIBRATION = Path(__file__).resolve().parent / "calibration.json"
 MAX_QUESTION_CHARS = 2000  # also the bound on the rewritten (standalone) question that reaches retrieval and answering
 
 # History bounds. The condensers read little of it (rule-based: the last question and answer; LLM:
@@ -23,14 +22,6 @@ MAX_QUESTION_CHARS = 2000  # also the bound on the rewritten (standalone) questi
 MAX_HISTORY_TURNS = 20  # older turns are dropped, not refused: the chat page and `ask --follow-up` resend the whole chat
 MAX_TURN_CHARS = 20_000  # 5x the longest turn our edges write back: a 256-token LLM answer plus /v1's "Sources:", ~4,000
 MAX_HISTORY_CHARS = 100_000  # the kept turns together; 10 longest questions and 10 longest answers make 60,000
-
-
-def calibrated_threshold() -> float:
-    """The abstain threshold chosen on data by bench/extractive_dev.py (see calibration.json)."""
-    try:
-        return float(json.loads(CALIBRATION.read_text())["abstain_threshold"])
-    except (OSError, KeyError, ValueError):
-        return 0.0
 
 
 def check_text(text: str, what: str) -> None:
@@ -70,23 +61,11 @@ def bounded_history(history: list | None) -> list[dict]:
     return recent
 
 
-def citation(n: int, document: Document, start: int, end: int, text: str) -> dict:
-    meta = document.metadata
-    return {
-        "n": n,
-        "doc_id": meta["doc_id"],
-        "title": meta["title"],
-        "source": meta["source"],
-        "published": meta["published"],
-        "passage": document.page_content,
-        "passage_start": meta["start"],
-        "evidence": text,
-        "start": start,
-        "end": end,
-    }
-
-
 class AnswerEngine:
+    """Parts are passed in (tests hand in fakes); `from_settings` builds the real ones.
+
+    `abstain_threshold` None uses the one fitted with the extractive confidence (weights.json)."""
+
     def __init__(self, retriever: HybridRetriever, answerer: Answerer, abstain_threshold: float | None = None,
                  condenser=None, clock=time.perf_counter):
         self.retriever = retriever
@@ -96,10 +75,7 @@ class AnswerEngine:
         self.clock = clock
 
     @classmethod
-    def from_settings(cls, settings, index=None) -> "AnswerEngine":
-        from assistant.answerers import make_answerer
-        from index.store import ArticleIndex
-
+    def from_settings(cls, settings: Settings, index: ArticleIndex | None = None) -> "AnswerEngine":
         index = index or ArticleIndex.from_settings(settings)
         index.check_embeddings()  # before any model loads: a mismatched index fails at once
         answerer = make_answerer(settings, index.embeddings)
@@ -111,6 +87,11 @@ class AnswerEngine:
                                     lexical_max_terms=settings.lexical_max_terms)
         return cls(retriever, answerer, settings.abstain_threshold, condenser)
 
+    @property
+    def index(self) -> ArticleIndex:
+        """The index the engine answers from, for the edges' document and health routes."""
+        return self.retriever.index
+
     def close(self) -> None:
         """Release what outlives a call: the answer worker processes, if any, and the embedding thread."""
         for part in (self.answerer, self.retriever):
@@ -120,18 +101,25 @@ class AnswerEngine:
 
     def warm_up(self) -> None:
         """Load the models now (server start) rather than on the first question."""
-        self.ask("warm up")
+        self.answer("warm up")
 
-    def ask(self, question: str, history: list | None = None, k: int | None = None, filters: Filters | None = None) -> dict:
+    def answer(self, question: str, history: list | None = None, k: int | None = None,
+               filters: Filters | None = None) -> Answer:
+        """The whole answer at once: `stream` run to its end."""
         result = None
         for event in self.stream(question, history, k, filters):
             if event["event"] == "answer":
-                result = event["data"]
+                result = event["answer"]
         return result
+
+    def ask(self, question: str, history: list | None = None, k: int | None = None, filters: Filters | None = None) -> dict:
+        """`answer` as the JSON contract."""
+        return self.answer(question, history, k, filters).to_dict()
 
     def stream(self, question: str, history: list | None = None, k: int | None = None,
                filters: Filters | None = None) -> Iterator[dict]:
-        """Events: `rewrite` (standalone question), `token` (answer text pieces), and last `answer`.
+        """Events: `rewrite` (standalone question), `token` (answer text pieces), and last `answer`,
+        which carries the `Answer` as `answer` and its JSON contract as `data`.
 
         Every input is bounded here, so every edge gets the same limits: see `bounded_history`, and
         a rewrite that is empty or longer than MAX_QUESTION_CHARS is dropped for the question itself."""
@@ -171,24 +159,24 @@ class AnswerEngine:
                 yield {"event": "token", "text": piece}
         timings["answer_ms"] = (self.clock() - mark) * 1000
         timings["total_ms"] = (self.clock() - started) * 1000
-        result = self._contract(question, standalone, passages, draft, timings)
+        answer = self._final(question, standalone, passages, draft, timings)
         if not live:
-            yield {"event": "token", "text": result["answer"]}
-        yield {"event": "answer", "data": result}
+            yield {"event": "token", "text": answer.answer}
+        yield {"event": "answer", "answer": answer, "data": answer.to_dict()}
 
-    def _contract(self, question: str, standalone: str, passages: list[Document], draft: Draft, timings: dict) -> dict:
+    def _final(self, question: str, standalone: str, passages: list[RetrievedPassage], draft: Draft,
+               timings: dict[str, float]) -> Answer:
+        """The abstain decision, and citations for the evidence kept."""
         abstained = draft.abstained or not draft.evidence or draft.confidence < self.abstain_threshold
-        citations = [] if abstained else [
-            citation(n, passages[e.passage], e.start, e.end, e.text) for n, e in enumerate(draft.evidence, 1)
-        ]
-        return {
-            "question": question,
-            "standalone_question": standalone,
-            "answer": NOT_FOUND if abstained else draft.answer,
-            "short_answer": None if abstained else draft.short_answer,
-            "abstained": abstained,
-            "confidence": round(float(draft.confidence), 4),
-            "citations": citations,
-            "mode": self.answerer.mode,
-            "timings": {name: round(value, 2) for name, value in timings.items()},
-        }
+        citations = [] if abstained else [Citation.of(n, passages[e.passage], e) for n, e in enumerate(draft.evidence, 1)]
+        return Answer(
+            question=question,
+            standalone_question=standalone,
+            answer=NOT_FOUND if abstained else draft.answer,
+            short_answer=None if abstained else draft.short_answer,
+            abstained=abstained,
+            confidence=draft.confidence,
+            citations=citations,
+            mode=self.answerer.mode,
+            timings=timings,
+        )

@@ -1,6 +1,9 @@
 """Hybrid retrieval as a LangChain `BaseRetriever`: dense (Chroma) and lexical (BM25) candidates
 fused by a weighted sum of their normalised scores, near-identical passages collapsed.
 
+`retrieve` and `search` return `RetrievedPassage`s, the one passage shape of the answering stage;
+LangChain's `Document` is made only here, for LangChain callers (`invoke`).
+
 Why hybrid: MiniLM alone ranks "Selo added that he believed..." above "SDF spokesman Talal Selo told
 Reuters..." for "Who is Talal Selo?"; lexical matching on the rare name finds the right one. Score fusion rather than reciprocal-rank
 fusion, because BM25's margin carries that signal: the one passage naming "Talal" scores 8x the
@@ -10,7 +13,6 @@ others, which rank fusion would flatten to "first of twenty".
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -18,6 +20,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 
+from assistant.answering.base import RetrievedPassage
 from index.store import ArticleIndex, Filters
 from index.text import content_tokens
 
@@ -78,7 +81,7 @@ class HybridRetriever(BaseRetriever):
         return vector, (time.perf_counter() - started) * 1000
 
     def retrieve(self, question: str, k: int | None = None,
-                 filters: Filters | None = None) -> tuple[np.ndarray, list[Document], float]:
+                 filters: Filters | None = None) -> tuple[np.ndarray, list[RetrievedPassage], float]:
         """`search` with the question embedded on another thread while lexical search runs here:
         torch and SQLite both release the GIL, so on two cores the two overlap. Returns the question
         vector (the extractive answerer reuses it), the passages, and the embedding's own ms."""
@@ -88,7 +91,7 @@ class HybridRetriever(BaseRetriever):
         return vector, self._fuse(vector, lexical, k, filters), embed_ms
 
     def search(self, question: str, k: int | None = None, filters: Filters | None = None,
-               question_vector: np.ndarray | None = None) -> list[Document]:
+               question_vector: np.ndarray | None = None) -> list[RetrievedPassage]:
         """Fused, de-duplicated passages, best first, each with its metadata and scores."""
         if question_vector is None:
             question_vector = self.embed_question(question)
@@ -99,14 +102,14 @@ class HybridRetriever(BaseRetriever):
         return max(self.fetch_k, k or self.k)
 
     def _fuse(self, question_vector: np.ndarray, lexical: list[tuple[str, float]], k: int | None,
-              filters: Filters | None) -> list[Document]:
+              filters: Filters | None) -> list[RetrievedPassage]:
         k = k or self.k
         dense = self.index.dense_search(question_vector, self._fetch(k), filters)
         fused = weighted_fusion(dense, lexical, self.lexical_weight)
         dense_scores, lexical_scores = dict(dense), dict(lexical)
         order = sorted(fused, key=fused.get, reverse=True)
         passages = self.index.passages(order)  # drops anything not committed
-        documents: list[Document] = []
+        kept: list[RetrievedPassage] = []
         kept_terms: list[set[str]] = []
         for pid in order:
             item = passages.get(pid)
@@ -116,16 +119,23 @@ class HybridRetriever(BaseRetriever):
             if any(_near_duplicate(terms, seen) for seen in kept_terms):
                 continue
             kept_terms.append(terms)
-            metadata: dict[str, Any] = {key: item[key] for key in ("passage_id", "doc_id", "title", "source", "published", "start", "end", "sentences")}
-            metadata["passage_index"] = item["idx"]
-            metadata["score"] = fused[pid]
-            metadata["dense_score"] = dense_scores.get(pid)
-            metadata["lexical_score"] = lexical_scores.get(pid)
-            documents.append(Document(page_content=item["text"], metadata=metadata, id=pid))
-            if len(documents) >= k:
+            kept.append(RetrievedPassage(
+                passage_id=item["passage_id"], doc_id=item["doc_id"], title=item["title"], source=item["source"],
+                published=item["published"], text=item["text"], start=item["start"], sentences=item["sentences"],
+                score=fused[pid], index=item["idx"], dense_score=dense_scores.get(pid), lexical_score=lexical_scores.get(pid)))
+            if len(kept) >= k:
                 break
-        return documents
+        return kept
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
                                 k: int | None = None, filters: Filters | None = None) -> list[Document]:
-        return self.search(query, k=k, filters=filters)
+        return [as_document(p) for p in self.search(query, k=k, filters=filters)]
+
+
+def as_document(passage: RetrievedPassage) -> Document:
+    """A passage as LangChain sees it: the text as `page_content`, everything else as metadata."""
+    metadata = {"passage_id": passage.passage_id, "doc_id": passage.doc_id, "title": passage.title,
+                "source": passage.source, "published": passage.published, "start": passage.start, "end": passage.end,
+                "sentences": passage.sentences, "passage_index": passage.index, "score": passage.score,
+                "dense_score": passage.dense_score, "lexical_score": passage.lexical_score}
+    return Document(page_content=passage.text, metadata=metadata, id=passage.passage_id)

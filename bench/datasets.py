@@ -17,18 +17,12 @@ import glob
 import hashlib
 import itertools
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.lib import eval_dir
 from index.documents import Article
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def eval_dir() -> Path:
-    return Path(os.environ.get("NEWSQA_EVAL_DIR", ROOT.parent / "shared" / "eval"))
 
 
 @dataclass

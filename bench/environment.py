@@ -10,8 +10,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "bench" / "out"
+from bench.lib import ROOT
 
 
 def _cpu_model() -> str:
@@ -59,13 +58,15 @@ def machine() -> dict:
 
 
 def code_fingerprint() -> str:
-    """A short hash of the engine's sources (assistant/, index/, calibration): the code is not always
-    committed when a benchmark runs, so each result says which code produced it."""
+    """A short hash of the engine's sources (assistant/ with its subpackages and the JSON calibration
+    in them, index/): the code is not always committed when a benchmark runs, so each result says
+    which code produced it."""
     import hashlib
 
     digest = hashlib.sha256()
-    for path in sorted([*ROOT.glob("assistant/*.py"), *ROOT.glob("index/*.py"), *ROOT.glob("assistant/*.json")]):
-        digest.update(path.name.encode())
+    for path in sorted(p for folder in ("assistant", "index") for pattern in ("*.py", "*.json")
+                       for p in (ROOT / folder).rglob(pattern)):
+        digest.update(path.relative_to(ROOT).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
@@ -79,13 +80,18 @@ def loadavg() -> list[float] | None:
 
 
 def command_line() -> str:
-    """The command as a reader would type it from the repository root."""
-    script = Path(sys.argv[0])
-    try:
-        script = script.resolve().relative_to(ROOT)
-    except ValueError:
-        pass
-    return " ".join(["python", str(script), *map(shlex.quote, sys.argv[1:])])
+    """The command as a reader would type it from the repository root: `python -m bench.eval ...`."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is not None and spec.name:
+        program = ["-m", spec.name.removesuffix(".__main__")]
+    else:
+        script = Path(sys.argv[0])
+        try:
+            script = script.resolve().relative_to(ROOT)
+        except ValueError:
+            pass
+        program = [str(script)]
+    return " ".join(["python", *program, *map(shlex.quote, sys.argv[1:])])
 
 
 def offline_env() -> None:

@@ -1,18 +1,17 @@
 """Answer-quality benchmark: ingest a dataset into a fresh index and ask every question through the
 same `AnswerEngine` the API uses.
 
-    python bench/eval.py DATASET [--limit N] [--k 5] [--small-corpus] [--date-filter]
+    python -m bench.eval DATASET [--limit N] [--k 5] [--small-corpus] [--date-filter]
     DATASET: realtimeqa | squad2 | rgb | rgb_counterfactual | multihop | all
 
 Prints one markdown table per dataset (published baselines beside ours where they exist) and
-writes bench/out/eval_DATASET.json (`bench/report.py` turns those into BENCHMARKS.md). Runs with
+writes bench/out/eval_DATASET.json (`python -m bench.report` turns those into BENCHMARKS.md). Runs with
 --limit or --small-corpus write eval_DATASET_<suffix>.json so they never replace a full run.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import sys
@@ -20,16 +19,13 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from bench import datasets as ds  # noqa: E402
-from bench import environment  # noqa: E402
-from bench.metrics import (  # noqa: E402
-    contains_any, em_f1, mean, multihop_fact_in, multihop_hit, normalize_realtimeqa, percentile, ratio,
-    rgb_correct, word_count,
+from bench import datasets as ds
+from bench import environment
+from bench.lib import OUT, mean, percentile, ratio, write_json
+from bench.metrics import (
+    contains_any, em_f1, multihop_fact_in, multihop_hit, normalize_realtimeqa, rgb_correct, word_count,
 )
+from bench.report import render_eval
 
 MAX_ANSWER_WORDS = 60
 STAGES = ("condense_ms", "embed_ms", "retrieve_ms", "answer_ms", "total_ms", "wall_ms")
@@ -85,7 +81,7 @@ def score_question(q: dict, result: dict, passages: list, rules: str, doc_text) 
     }
     answered = not abstained and _answer_words(answer) <= MAX_ANSWER_WORDS
     if q["answerable"]:
-        row["retrieved_rank"] = next((rank for rank, p in enumerate(passages, 1) if contains_any(p.page_content, golds)), None)
+        row["retrieved_rank"] = next((rank for rank, p in enumerate(passages, 1) if contains_any(p.text, golds)), None)
         row["retrieved"] = row["retrieved_rank"] is not None
         if rules == "rgb":
             row["correct"] = answered and rgb_correct(answer, q["gold_groups"])
@@ -113,17 +109,17 @@ def score_question(q: dict, result: dict, passages: list, rules: str, doc_text) 
 
     if q.get("fake_golds"):
         row["misled"] = not abstained and contains_any(answer, q["fake_golds"]) and not contains_any(answer, golds)
-        row["fake_retrieved"] = any(contains_any(p.page_content, q["fake_golds"]) for p in passages)
+        row["fake_retrieved"] = any(contains_any(p.text, q["fake_golds"]) for p in passages)
     if rules == "multihop":
         prediction = "Insufficient information." if abstained else (short or answer)
         row["official_hit"] = multihop_hit(prediction, q["raw_answer"])
         row["question_type"] = q.get("question_type")
         facts = q.get("evidence_facts") or []
         if facts:
-            found = [any(multihop_fact_in(f, p.page_content) for p in passages) for f in facts]
+            found = [any(multihop_fact_in(f, p.text) for p in passages) for f in facts]
             row["facts_found"], row["facts_total"] = sum(found), len(facts)
             first = next((rank for rank, p in enumerate(passages, 1)
-                          if any(multihop_fact_in(f, p.page_content) for f in facts)), None)
+                          if any(multihop_fact_in(f, p.text) for f in facts)), None)
             row["reciprocal_rank"] = 1 / first if first else 0.0
             row["fact_in_top4"] = first is not None and first <= 4
     return row
@@ -273,7 +269,7 @@ def run(name: str, limit: int | None = None, k: int = 5, small_corpus: bool = Fa
         data_dir.mkdir(parents=True, exist_ok=True)
     else:
         data_dir = Path(tempfile.mkdtemp(prefix=f"bench-eval-{name}-"))
-    out_dir = Path(out_dir or environment.OUT)
+    out_dir = Path(out_dir or OUT)
     out_dir.mkdir(parents=True, exist_ok=True)
     suffix = "".join([f"_limit{limit}" if limit else "", "_small" if small_corpus else "", "_dated" if date_filter else "",
                       "_own" if own_articles else "", f"_k{k}" if k != 5 else ""])
@@ -322,9 +318,8 @@ def run(name: str, limit: int | None = None, k: int = 5, small_corpus: bool = Fa
                 log(f"[{name}] {number}/{len(dataset.questions)} recall@{k}={_f(done['recall_at_k'])} "
                     f"acc={_f(done['answer_accuracy'])} em={_f(done['em'])} f1={_f(done['f1'])}")
                 if number < len(dataset.questions):  # a long run cut short still leaves its rows behind
-                    partial = out_dir / f"eval_{name}{suffix}.partial.json"
-                    partial.write_text(json.dumps({"dataset": name, "done": number, "scores": done, "questions": rows},
-                                                  ensure_ascii=False))
+                    write_json(out_dir / f"eval_{name}{suffix}.partial.json",
+                               {"dataset": name, "done": number, "scores": done, "questions": rows}, indent=None)
         scores = summarise(rows, dataset.scoring)
         scores["gold_in_corpus"] = gold_in_corpus(dataset.questions, dataset.articles)
         result = {
@@ -371,7 +366,7 @@ def run(name: str, limit: int | None = None, k: int = 5, small_corpus: bool = Fa
             log(f"[{name}] index kept in {data_dir}")
         else:
             shutil.rmtree(data_dir, ignore_errors=True)
-    path.write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    write_json(path, result)
     (out_dir / f"eval_{name}{suffix}.partial.json").unlink(missing_ok=True)
     result["path"] = str(path)
     return result
@@ -400,8 +395,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     parser.add_argument("--embedding-model", help="override the embedding model (`hash` = the fast fake, for smoke tests only)")
     args = parser.parse_args(argv)
-
-    from bench.report import render_eval
 
     names = ALL if args.dataset == "all" else (args.dataset,)
     for name in names:

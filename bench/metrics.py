@@ -1,4 +1,4 @@
-"""Scoring rules, each dataset's own, plus the shared helpers the bench scripts use.
+"""Scoring rules, each dataset's own (percentiles, means and the other shared helpers: `bench/lib.py`).
 
 - RealTime QA (`scripts/utils/tools.py` of realtimeqa_public): lowercase, strip ASCII punctuation,
   drop the CJK counters 年/歳/人/년, collapse whitespace; articles are KEPT. EM and F1 (F1 is 0 when
@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 import string
 from collections import Counter
@@ -121,24 +120,3 @@ def rgb_correct(output: str, groups: Sequence[Sequence[str]]) -> bool:
 
 def word_count(text: str) -> int:
     return len(text.split())
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Linear interpolation between closest ranks (numpy's default); None for no values."""
-    if not values:
-        return None
-    data = sorted(values)
-    if len(data) == 1:
-        return float(data[0])
-    position = (len(data) - 1) * q / 100
-    low, high = math.floor(position), math.ceil(position)
-    return float(data[low] + (data[high] - data[low]) * (position - low))
-
-
-def mean(values: Iterable[float]) -> float | None:
-    values = list(values)
-    return sum(values) / len(values) if values else None
-
-
-def ratio(numerator: int, denominator: int) -> float | None:
-    return numerator / denominator if denominator else None

@@ -1,6 +1,6 @@
 """Performance, side by side in one run: our pipeline vs the LangChain-tutorial baseline.
 
-    python bench/perf.py [--quick] [--articles N] [--scales 20000,200000] [--questions N]
+    python -m bench.perf [--quick] [--articles N] [--scales 20000,200000] [--questions N]
                          [--served-seconds 20] [--clients 8] [--skip-served] [--skip-cold-start]
 
 Baseline = `RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)` +
@@ -41,23 +41,23 @@ import zlib
 from dataclasses import replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import numpy as np
 
-from bench import datasets as ds  # noqa: E402
-from bench import environment  # noqa: E402
-from bench.metrics import contains_any, em_f1, mean, percentile, word_count  # noqa: E402
+from bench import datasets as ds
+from bench import environment
+from bench.lib import OUT, ROOT, mean, percentile, stats, targets, write_json
+from bench.metrics import contains_any, em_f1, word_count
+from bench.report import render_perf
 
-import numpy as np  # noqa: E402
+ASK_ROUTE = "/api/ask"  # what the load test posts to (README: Server and API)
+HEALTH_ROUTE = "/api/health"  # answers 200 once the server is up
+# the index's ingest stages (`ArticleIndex.on_stage`, index.store.INGEST_STAGES) as the report names them
+STAGE_LABELS = {"chunk": "chunk (regex sentences)", "embed": "embed (MiniLM)", "vectors": "chroma upsert",
+                "catalog": "sqlite catalog + FTS5"}
 
 
 def log(message: str) -> None:
     print(f"[perf {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def stats(values: list[float]) -> dict:
-    return {"p50": percentile(values, 50), "p95": percentile(values, 95), "mean": mean(values), "n": len(values)}
 
 
 # --- the inputs ---------------------------------------------------------------------------------
@@ -108,10 +108,16 @@ class ReusedVectors:
 # --- our pipeline -------------------------------------------------------------------------------
 
 class StageTimer:
-    """Wraps the ingest stages (chunk / embed / chroma / sqlite) to add up where the time goes."""
+    """Adds up where ingest time goes: told by our index (`add`, an `on_stage` hook), or wrapping
+    the baseline's steps (`wrap`)."""
 
-    def __init__(self):
+    def __init__(self, labels: dict[str, str] | None = None):
         self.seconds: dict[str, float] = {}
+        self.labels = labels or {}
+
+    def add(self, stage: str, seconds: float) -> None:
+        name = self.labels.get(stage, stage)
+        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
 
     def wrap(self, name: str, func):
         def timed(*args, **kwargs):
@@ -123,33 +129,25 @@ class StageTimer:
         return timed
 
 
-def open_ours(data_dir: Path, embeddings=None):
+def open_ours(data_dir: Path, embeddings=None, on_stage=None):
     from core.settings import Settings
     from index.store import ArticleIndex
 
     settings = Settings(data_dir=data_dir, _env_file=None)
-    return settings, ArticleIndex.from_settings(settings, embeddings=embeddings)
+    return settings, ArticleIndex.from_settings(settings, embeddings=embeddings, on_stage=on_stage)
 
 
 def ingest_ours(articles, data_dir: Path, embeddings) -> dict:
-    import index.store as store
     from index.ingest import ingest
 
-    settings, index = open_ours(data_dir, embeddings)
-    timer = StageTimer()
-    original_chunk = store.chunk_article
-    store.chunk_article = timer.wrap("chunk (regex sentences)", original_chunk)
-    index.embeddings = type("TimedEmbeddings", (), {"encode": staticmethod(timer.wrap("embed (MiniLM)", embeddings.encode))})()
-    index.vectors.add = timer.wrap("chroma upsert", index.vectors.add)
-    index.catalog.commit_document = timer.wrap("sqlite catalog + FTS5", index.catalog.commit_document)
+    timer = StageTimer(STAGE_LABELS)
+    settings, index = open_ours(data_dir, embeddings, on_stage=timer.add)
     try:
         started, cpu = time.perf_counter(), time.process_time()
         summary = ingest(index, articles, batch_size=getattr(settings, "ingest_batch_size", 32), progress=False)
         seconds, cpu_s = time.perf_counter() - started, time.process_time() - cpu
     finally:
-        store.chunk_article = original_chunk
-        del index.vectors.add, index.catalog.commit_document
-        index.embeddings = embeddings
+        index.on_stage = None
     stages = dict(timer.seconds)
     stages["other (hashing, batching, reconcile)"] = max(0.0, seconds - sum(stages.values()))
     return {"index": index, "settings": settings, "passages": summary.passages, "seconds": seconds, "cpu_s": cpu_s,
@@ -199,11 +197,10 @@ def profile_ours(articles, embeddings, top: int = 14) -> str:
 def pad_ours(index, articles, target: int, reuse: ReusedVectors, first_copy: int) -> tuple[int, int, float]:
     """Add synthetic copies until the catalog holds `target` passages. Returns (passages, next copy, seconds).
 
-    For speed this writes in bulk, straight to the two stores (one Chroma upsert per ~4000 passages, one
-    catalog transaction per article) instead of `ArticleIndex.add`'s per-article Chroma calls; what it
-    writes is what `add` would (same ids, metadata, passages and lexical entries)."""
+    For speed this writes in bulk with `ArticleIndex.add_passages` (one Chroma upsert per ~4000 passages,
+    one catalog transaction per article) instead of `ArticleIndex.add`'s per-article Chroma calls; what it
+    writes is what `add` would (same ids, metadata, passages and lexical entries), with reused vectors."""
     from index.chunker import chunk_article
-    from index.vectors import _published_number
 
     started = time.perf_counter()
     copy = first_copy
@@ -211,16 +208,10 @@ def pad_ours(index, articles, target: int, reuse: ReusedVectors, first_copy: int
     pending: list = []  # (article, its passages)
 
     def flush() -> None:
-        rows = [(a, p) for a, ps in pending for p in ps]
-        for start in range(0, len(rows), 4000):
-            part = rows[start : start + 4000]
-            vectors = reuse.encode([index.embedding_text(a.title, p) for a, p in part])
-            index.vectors.collection.upsert(
-                ids=[p.passage_id for _, p in part], embeddings=vectors, documents=[p.text for _, p in part],
-                metadatas=[{"doc_id": p.doc_id, "version": p.version, "idx": p.index, "title": a.title, "source": a.source,
-                            "published": a.published or "", "published_n": _published_number(a.published)} for a, p in part])
-        for article, article_passages in pending:
-            index.catalog.commit_document(article, article_passages, None)
+        texts = [index.embedding_text(a.title, p) for a, ps in pending for p in ps]
+        if texts:
+            vectors = np.concatenate([reuse.encode(texts[start : start + 4000]) for start in range(0, len(texts), 4000)])
+            index.add_passages(pending, vectors, batch=4000)
         pending.clear()
 
     while passages < target:
@@ -340,7 +331,7 @@ def free_port() -> int:
 def _served_answer_workers() -> int | None:
     """How many answer worker processes `serve` starts here with the environment's settings."""
     try:
-        from assistant.server import server_settings
+        from assistant.web.app import server_settings
         from core.settings import Settings
 
         return server_settings(Settings()).answer_workers
@@ -374,10 +365,6 @@ def served(data_dir: Path, questions: list[dict], clients: int, seconds: float, 
 
     if not (ROOT / "app.py").exists():
         return {"skipped": "app.py is not there yet", "clients": clients}
-    try:
-        import assistant.server  # noqa: F401
-    except Exception as exc:  # noqa: BLE001 - another engineer's module may be half-written
-        return {"skipped": f"assistant.server cannot be imported ({exc.__class__.__name__}: {exc})", "clients": clients}
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "NEWSQA_API_KEYS": "[]"}
     server_log = open(data_dir.parent / f"server-{port}.log", "wb")
@@ -387,22 +374,22 @@ def served(data_dir: Path, questions: list[dict], clients: int, seconds: float, 
                                start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        endpoint = None
+        endpoint, ready = ASK_ROUTE, False
         while time.perf_counter() - started < start_timeout:
             if process.poll() is not None:
                 server_log.flush()
                 tail = Path(server_log.name).read_text(errors="replace")[-600:]
                 return {"skipped": f"the server exited with {process.returncode}: {tail}", "clients": clients}
             try:
-                spec = httpx.get(f"{base}/openapi.json", timeout=2).json()
-                endpoint = next((path for path, ops in spec.get("paths", {}).items()
-                                 if "post" in ops and path.rstrip("/").endswith("/ask")), None)
+                ready = httpx.get(f"{base}{HEALTH_ROUTE}", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                pass
+            if ready:
                 break
-            except (httpx.HTTPError, ValueError):
-                time.sleep(0.5)
+            time.sleep(0.5)
         ready_s = time.perf_counter() - started
-        if endpoint is None:
-            return {"skipped": f"no POST .../ask route found within {start_timeout:.0f}s", "clients": clients}
+        if not ready:
+            return {"skipped": f"GET {HEALTH_ROUTE} did not answer 200 within {start_timeout:.0f}s", "clients": clients}
         latencies: list[float] = []
         errors: list[str] = []
         lock = threading.Lock()
@@ -525,7 +512,7 @@ def run(args) -> dict:
 
         # quality at the real (unpadded) size: recall@4 for both, our answers, the baseline's top passage
         log(f"recall@4 and answers on {len(answerable)} questions")
-        ours_passages = [[d.page_content for d in engine.retriever.search(q["question"], k=4)] for q in answerable]
+        ours_passages = [[p.text for p in engine.retriever.search(q["question"], k=4)] for q in answerable]
         base_stats, base_docs = query_baseline(base["store"], answerable)
         ours_latency, ours_results = ask_many(engine, answerable)
         f1s = [em_f1("" if r["abstained"] else (r["short_answer"] or ""), q["golds"], "realtimeqa")[1]
@@ -594,57 +581,6 @@ def run(args) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def targets(result: dict, realtimeqa_eval: dict | None = None) -> list[dict]:
-    out = []
-    ing = result.get("ingest")
-    if ing:
-        ours, base = ing["ours"], ing["baseline"]
-        ok = ing["ratio_passages_per_s"] >= 2 and (ours["recall_at_4"] or 0) >= (base["recall_at_4"] or 0)
-        out.append({"target": "ingestion ≥ 2× baseline passages/s, with recall@4 ≥ baseline's",
-                    "measured": f"{ing['ratio_passages_per_s']:.2f}× passages/s ({ing['ratio_articles_per_s']:.2f}× articles/s; "
-                                f"per CPU-second {ing.get('ratio_passages_per_cpu_s', float('nan')):.2f}× passages, "
-                                f"{ing.get('ratio_articles_per_cpu_s', float('nan')):.2f}× articles); "
-                                f"recall@4 {ours['recall_at_4']:.3f} vs {base['recall_at_4']:.3f}",
-                    "passed": ok})
-    scale = result.get("scale") or []
-    near20k = min(scale, key=lambda r: abs(r["passages"] - 20000), default=None)
-    if near20k:
-        out.append({"target": "warm ask p50 < 50 ms (index nearest 20k passages)",
-                    "measured": f"{near20k['ask']['p50']:.0f} ms at {near20k['passages']} passages", "passed": near20k["ask"]["p50"] < 50})
-    served_ = result.get("served") or {}
-    if served_.get("answers_per_s") is not None:
-        out.append({"target": f"≥ 30 answers/s with {served_['clients']} clients",
-                    "measured": f"{served_['answers_per_s']:.1f} answers/s, p95 {served_['p95_ms']:.0f} ms",
-                    "passed": served_["answers_per_s"] >= 30})
-    else:
-        out.append({"target": "≥ 30 answers/s with 8 clients", "measured": served_.get("skipped", "not run"), "passed": None})
-    if realtimeqa_eval is None:
-        try:
-            realtimeqa_eval = json.loads((environment.OUT / "eval_realtimeqa.json").read_text())
-        except (OSError, ValueError):
-            realtimeqa_eval = None
-    if realtimeqa_eval and "scores" in realtimeqa_eval:
-        scores = realtimeqa_eval["scores"]
-        partial = realtimeqa_eval.get("limit") or realtimeqa_eval.get("small_corpus")
-        out.append({"target": f"RealTime QA short-answer F1 > 0.408 (bench/eval.py realtimeqa, "
-                              f"{'PARTIAL: ' if partial else ''}{scores['n']} questions)",
-                    "measured": f"{scores['f1']:.3f} (EM {scores['em']:.3f})", "passed": scores["f1"] > 0.408})
-    else:
-        out.append({"target": "RealTime QA short-answer F1 > 0.408 (full eval)", "measured": "run bench/eval.py realtimeqa",
-                    "passed": None})
-    try:  # the baselines' own setting: each question searches only its own search results
-        own = json.loads((environment.OUT / "eval_realtimeqa_own.json").read_text())
-        out.append({"target": f"RealTime QA short-answer F1 > 0.408 (bench/eval.py realtimeqa --own-articles, "
-                              f"{own['scores']['n']} questions)",
-                    "measured": f"{own['scores']['f1']:.3f} (EM {own['scores']['em']:.3f})", "passed": own["scores"]["f1"] > 0.408})
-    except (OSError, ValueError, KeyError):
-        pass
-    if ing:
-        out.append({"target": f"RealTime QA short-answer F1 > 0.408 (this run's {ing['questions']} questions, small pool)",
-                    "measured": f"{ing['ours']['f1']:.3f}", "passed": ing["ours"]["f1"] > 0.408})
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a small, fast run (about 3 minutes)")
@@ -656,19 +592,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--served-seconds", type=float, help="load-test duration (default 20; quick 5)")
     parser.add_argument("--skip-served", action="store_true")
     parser.add_argument("--skip-cold-start", action="store_true")
-    parser.add_argument("--out-dir", type=Path, default=environment.OUT)
+    parser.add_argument("--out-dir", type=Path, default=OUT)
     args = parser.parse_args(argv)
     args.articles = args.articles or (25 if args.quick else 250)
     args.scales = [int(s) for s in (args.scales or ("2000,5000" if args.quick else "20000,200000")).split(",") if s]
     args.questions = args.questions or (5 if args.quick else 30)
     args.served_seconds = args.served_seconds or (5.0 if args.quick else 20.0)
 
-    from bench.report import render_perf
-
     result = run(args)
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    path = args.out_dir / ("perf_quick.json" if args.quick else "perf.json")
-    path.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str))
+    path = write_json(args.out_dir / ("perf_quick.json" if args.quick else "perf.json"), result)
     print(render_perf(result))
     print(f"\n(results: {path})")
     return 0

@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     # Answering.
     answer_mode: Literal["extractive", "openai", "llamacpp"] = Field("extractive", description="extractive (offline, default), openai (any OpenAI-compatible endpoint) or llamacpp (local GGUF).")
     answer_workers: int | None = Field(None, ge=0, le=32, description="Processes running the extractive answerer (spaCy holds Python's lock, so threads alone use one core): 0 answers in the calling process; unset means 0 for `ask` and one per core beyond the first for `serve`.")
-    abstain_threshold: float | None = Field(None, description="Evidence score under which the engine abstains; unset uses the calibrated value in assistant/calibration.json.")
+    abstain_threshold: float | None = Field(None, description="Evidence score under which the engine abstains; unset uses the calibrated value in assistant/answering/extractive/weights.json.")
     openai_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp server).")
     openai_model: str = Field("gpt-4o-mini", description="Model name for the openai mode.")
     openai_api_key: str | None = Field(None, description="Key for the openai mode (many local servers accept any value).")

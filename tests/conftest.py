@@ -14,7 +14,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "samples" / "articles" / "raqqa_convoy.txt"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-sys.path.insert(0, str(ROOT))
 
 
 def free_port() -> int:
@@ -57,7 +56,7 @@ def fake_index(settings, fake_embeddings):
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     """The server app with the real engine on the bundled sample, one per test module."""
-    from assistant.server import build_app
+    from assistant.web.app import build_app
     from tests.live_server import make_settings
 
     return build_app(make_settings(tmp_path_factory.mktemp("app-data")))

@@ -31,7 +31,7 @@ def make_settings(data_dir: Path, **overrides) -> Settings:
 
 class LiveServer:
     """`with LiveServer(app) as server:` serves `app` at `server.url` until the block ends.
-    `config`: more `uvicorn.Config` options, e.g. `assistant.guards.uvicorn_options(limits)`."""
+    `config`: more `uvicorn.Config` options, e.g. `assistant.web.guards.uvicorn_options(limits)`."""
 
     def __init__(self, app, startup_timeout: float = 60.0, **config):
         self.app = app

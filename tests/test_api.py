@@ -17,8 +17,9 @@ from fastapi.testclient import TestClient
 
 from assistant import feedback
 from assistant.engine import AnswerEngine
-from assistant.guards import AuthThrottle, Limits, uvicorn_options
-from assistant.server import build_app
+from assistant.web.app import build_app
+from assistant.web.auth import AuthThrottle
+from assistant.web.guards import Limits, uvicorn_options
 from index.store import ArticleIndex
 from tests.live_server import EXPECTED, QUESTION, sample_article
 
@@ -484,7 +485,7 @@ def chroma_process(tmp_path):
 def remote_app(app, tmp_path, port: int):
     """An app on its own data dir whose vectors live in the `chroma run` server on `port`."""
     settings = app.state.settings.model_copy(update={"data_dir": tmp_path / "data", "chroma_host": "127.0.0.1", "chroma_port": port})
-    index = ArticleIndex.from_settings(settings, embeddings=app.state.engine.retriever.index.embeddings)
+    index = ArticleIndex.from_settings(settings, embeddings=app.state.engine.index.embeddings)
     return build_app(settings, engine=AnswerEngine.from_settings(settings, index=index))
 
 

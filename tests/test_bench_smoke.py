@@ -1,7 +1,7 @@
 """The bench scripts: scoring rules on known examples, the loaders, and one tiny end-to-end eval run.
 
 The end-to-end run uses the fast fake embeddings and a two-question corpus; the real numbers come
-from `python bench/eval.py ...` (see BENCHMARKS.md), not from tests.
+from `python -m bench.eval ...` (see BENCHMARKS.md), not from tests.
 """
 
 import json
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import datasets, metrics, perf, report
+from bench import datasets, lib, metrics, perf, report
 
 ROOT = Path(__file__).resolve().parent.parent
 HAVE_EVAL_DATA = (datasets.eval_dir() / "squad2_500" / "queries.json").exists()
@@ -61,9 +61,10 @@ def test_rgb_multihop_rules_and_percentiles():
     assert metrics.multihop_hit("yes.", "Yes") is False  # the official rule splits on whitespace only
     assert metrics.multihop_hit("yes", "Yes")
     assert metrics.multihop_fact_in("a b\nc", "xx abc yy")
-    assert metrics.percentile([1, 2, 3, 4], 50) == 2.5
-    assert metrics.percentile([10], 95) == 10
-    assert metrics.percentile([], 50) is None
+    assert lib.percentile([1, 2, 3, 4], 50) == 2.5
+    assert lib.percentile([10], 95) == 10
+    assert lib.percentile([], 50) is None
+    assert lib.percentile([3, 1, 2, 10], 95) == pytest.approx(8.95)  # linear between closest ranks
 
 
 # --- loaders and the published numbers --------------------------------------------------------
@@ -101,13 +102,14 @@ def _assert_fraction(value):
 
 @needs_data
 def test_eval_script_runs_end_to_end_and_report_renders_it(tmp_path):
-    command = [sys.executable, "bench/eval.py", "squad2", "--limit", "2", "--small-corpus", "--embedding-model", "hash",
+    command = [sys.executable, "-m", "bench.eval", "squad2", "--limit", "2", "--small-corpus", "--embedding-model", "hash",
                "--out-dir", str(tmp_path), "--quiet"]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "| retrieval recall@5" in done.stdout and "BERT (single model)" in done.stdout
 
     result = json.loads((tmp_path / "eval_squad2_limit2_small.json").read_text())
+    assert result["command"].startswith("python -m bench.eval squad2 --limit 2 --small-corpus")
     scores = result["scores"]
     assert scores["n"] == 2 and len(result["questions"]) == 2
     for key in ("recall_at_k", "answer_accuracy", "em", "f1", "abstention_rate", "wrong_abstention_rate",
@@ -143,14 +145,49 @@ def test_perf_padding_helpers():
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0)
 
 
-def test_perf_targets_pass_and_fail_on_the_numbers():
+def test_perf_targets_pass_and_fail_on_the_numbers(tmp_path):
     result = {
         "ingest": {"ratio_passages_per_s": 2.5, "ratio_articles_per_s": 1.1, "questions": 10,
                    "ours": {"recall_at_4": 0.5, "f1": 0.5}, "baseline": {"recall_at_4": 0.4}},
         "scale": [{"passages": 19000, "ask": {"p50": 40.0}}, {"passages": 200000, "ask": {"p50": 90.0}}],
         "served": {"clients": 8, "answers_per_s": 12.0, "p95_ms": 900.0},
     }
-    verdicts = {t["target"].split(" (")[0]: t["passed"] for t in perf.targets(result)}
+    verdicts = {t["target"].split(" (")[0]: t["passed"] for t in lib.targets(result, out_dir=tmp_path)}
     assert verdicts["ingestion ≥ 2× baseline passages/s, with recall@4 ≥ baseline's"] is True
     assert verdicts["warm ask p50 < 50 ms"] is True
     assert verdicts["≥ 30 answers/s with 8 clients"] is False
+
+
+def test_perf_times_our_ingest_stages_and_pads_through_the_index(tmp_path):
+    from index.documents import Article
+    from index.embeddings import HashEmbeddings
+
+    articles = [Article(text=f"Story {n} begins here. The council met on Monday. Talks went on.\n\nA second part {n}. It ends.",
+                        title=f"Story {n}", source=f"https://x/{n}", key=f"https://x/{n}") for n in range(6)]
+    ours = perf.ingest_ours(articles, tmp_path / "ours", HashEmbeddings())
+    index = ours["index"]
+    try:
+        assert list(ours["stages"]) == [*perf.STAGE_LABELS.values(), "other (hashing, batching, reconcile)"]
+        assert all(seconds >= 0 for seconds in ours["stages"].values())
+        assert sum(ours["stages"].values()) == pytest.approx(ours["seconds"])
+        assert index.on_stage is None  # the hook is the bench's only while it measures
+        pool = index.vectors.collection.get(include=["embeddings"])["embeddings"]
+        passages, next_copy, _ = perf.pad_ours(index, articles, ours["passages"] + 10, perf.ReusedVectors(pool), 1)
+        assert passages >= ours["passages"] + 10 and next_copy > 1
+        assert index.check().ok and index.catalog.pending() == []
+        assert index.lexical_search("council", 50)  # copies are searchable like ingested articles
+    finally:
+        index.close()
+
+
+def test_report_shows_old_script_commands_as_module_commands():
+    assert report.command({"command": "python bench/eval.py squad2 --quiet"}) == "python -m bench.eval squad2 --quiet"
+    assert report.command({"command": "python -m bench.perf --quick"}) == "python -m bench.perf --quick"
+    assert report.command({}, "python -m bench.fusion --k 4") == "python -m bench.fusion --k 4"
+
+
+@pytest.mark.parametrize("script", ["eval", "perf", "fusion", "report"])
+def test_bench_scripts_run_as_modules(script):
+    done = subprocess.run([sys.executable, "-m", f"bench.{script}", "--help"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and "usage:" in done.stdout, done.stderr[-2000:]

@@ -1,12 +1,14 @@
 """The engine's contract with fake parts handed in (STYLE: pass parts in, with defaults)."""
 
 import pytest
-from langchain_core.documents import Document
 
-from assistant.answerers import NOT_FOUND, Draft, Evidence
+from assistant.answering.base import NOT_FOUND, Answer, Draft, Evidence, RetrievedPassage
+from assistant.answering.extractive.confidence import calibrated_threshold
+from assistant.answering.factory import make_answerer
 from assistant.condense import rule_based
 from assistant.engine import AnswerEngine
-from core.errors import BadInput
+from core.errors import BadInput, ConfigError
+from core.settings import Settings
 
 TEXT = "Intro sentence here. The agreement was brokered by the council and tribal elders. Closing line."
 
@@ -19,9 +21,8 @@ class FakeRetriever:
         self.searched.append(question)
         start = TEXT.index("The agreement")
         end = TEXT.index(" Closing")
-        return None, [Document(page_content=TEXT[start:end + 15], metadata={
-            "doc_id": "d1", "title": "T", "source": "s", "published": None, "start": start, "end": end + 15,
-            "sentences": [(start, end), (end + 1, end + 15)]})], 0.0
+        return None, [RetrievedPassage(passage_id="p1", doc_id="d1", title="T", source="s", published=None,
+                                       text=TEXT[start:end + 15], start=start, sentences=[(start, end), (end + 1, end + 15)])], 0.0
 
 
 class FakeAnswerer:
@@ -49,6 +50,31 @@ def test_contract_with_citation_offsets_into_the_article():
     assert TEXT[c["start"] : c["end"]] == c["evidence"] and c["n"] == 1 and "[1]" in result["answer"]
     assert set(result["timings"]) == {"condense_ms", "embed_ms", "retrieve_ms", "answer_ms", "total_ms"}
     assert result["mode"] == "extractive" and result["standalone_question"] == "Who brokered the deal?"
+
+
+def test_the_typed_answer_is_the_contract_in_its_key_order_and_rounding():
+    e = AnswerEngine(FakeRetriever(), FakeAnswerer(0.123456789), abstain_threshold=0.1, clock=iter(range(0, 100, 3)).__next__)
+    answer = e.answer("Who brokered the deal?")
+    assert isinstance(answer, Answer) and answer.confidence == 0.123456789
+    result = answer.to_dict()
+    assert list(result) == ["question", "standalone_question", "answer", "short_answer", "abstained", "confidence",
+                            "citations", "mode", "timings"]
+    assert result["confidence"] == 0.1235 and result["timings"]["total_ms"] == 21000.0
+    assert list(result["citations"][0]) == ["n", "doc_id", "title", "source", "published", "passage", "passage_start",
+                                            "evidence", "start", "end"]
+    assert result["citations"][0]["passage"] == answer.citations[0].passage and result["citations"][0]["passage_start"] == 21
+    [*_, last] = e.stream("Who brokered the deal?")
+    assert isinstance(last["answer"], Answer) and last["data"] == last["answer"].to_dict()
+
+
+def test_the_abstain_threshold_defaults_to_the_fitted_one():
+    assert AnswerEngine(FakeRetriever(), FakeAnswerer(0.9)).abstain_threshold == calibrated_threshold() == 0.195
+
+
+def test_an_unknown_answer_mode_names_the_valid_ones():
+    settings = Settings(_env_file=None).model_copy(update={"answer_mode": "gpt"})
+    with pytest.raises(ConfigError, match="valid modes: extractive, openai, llamacpp"):
+        make_answerer(settings)
 
 
 def test_low_confidence_abstains_plainly():
@@ -92,10 +118,7 @@ def test_rule_based_condense_leaves_standalone_questions_alone():
 
 
 def test_extractive_answer_drops_the_second_sentence_when_it_would_run_long():
-    from langchain_core.documents import Document
-
-    from assistant.answerers import ExtractiveAnswerer
-    from assistant.extractive import EvidenceSentence, ExtractiveResult
+    from assistant.answering.extractive.answerer import EvidenceSentence, ExtractiveAnswerer, ExtractiveResult
 
     long_one = "word " * 60
     text = f"First fact here. {long_one.strip()}."
@@ -106,6 +129,7 @@ def test_extractive_answer_drops_the_second_sentence_when_it_would_run_long():
             return ExtractiveResult([EvidenceSentence(0, 0, 16, text[:16], 1.0),
                                      EvidenceSentence(0, second, len(text), text[second:], 0.5)], "x", 0.9)
 
-    passage = Document(page_content=text, metadata={"start": 0, "sentences": [(0, 16), (17, len(text))]})
+    passage = RetrievedPassage(passage_id="p1", doc_id="d1", title="T", source="s", published=None, text=text, start=0,
+                               sentences=[(0, 16), (17, len(text))])
     draft = ExtractiveAnswerer(extractor=TwoSentences()).draft("q?", [passage])
     assert draft.answer == "First fact here. [1]" and len(draft.evidence) == 1

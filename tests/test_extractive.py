@@ -1,6 +1,5 @@
 """The offline extractive answerer on the bundled Reuters sample (real spaCy, no embedding model)."""
 
-import json
 import re
 import subprocess
 import sys
@@ -9,10 +8,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.extractive import ExtractiveAnswerer, ExtractiveResult, PassageIn, _content_stems
+from assistant.answering.base import RetrievedPassage
+from assistant.answering.extractive.answerer import ExtractiveResult, Extractor
+from assistant.answering.extractive.confidence import FEATURES, ConfidenceModel, calibrated_threshold
+from assistant.answering.extractive.text import content_stems
+from core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLE = (ROOT / "samples" / "articles" / "raqqa_convoy.txt").read_text(encoding="utf-8")
+
+
+def passage(text: str, start: int, sentences: list[tuple[int, int]], score: float = 0.0) -> RetrievedPassage:
+    """A passage of one test article, as the retriever would hand it over."""
+    return RetrievedPassage(passage_id=f"p{start}", doc_id="d1", title="Test", source="test", published=None,
+                            text=text, start=start, sentences=list(sentences), score=score)
 
 
 def line_sentences(text: str) -> list[tuple[int, int]]:
@@ -25,22 +34,22 @@ def line_sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def passages_of(text: str, per: int = 4, overlap: int = 1) -> list[PassageIn]:
+def passages_of(text: str, per: int = 4, overlap: int = 1) -> list[RetrievedPassage]:
     sents = line_sentences(text)
     out = []
     for first in range(0, len(sents), per - overlap):
         group = sents[first : first + per]
-        out.append(PassageIn(text[group[0][0] : group[-1][1]], group[0][0], group))
+        out.append(passage(text[group[0][0] : group[-1][1]], group[0][0], group))
         if first + per >= len(sents):
             break
     return out
 
 
-def retrieve(question: str, passages: list[PassageIn], k: int = 5) -> list[PassageIn]:
+def retrieve(question: str, passages: list[RetrievedPassage], k: int = 5) -> list[RetrievedPassage]:
     """A stand-in retriever: top k passages by shared words, scored like the real one hands over."""
     words = set(re.findall(r"\w+", question.lower()))
     ranked = sorted(passages, key=lambda p: -len(words & set(re.findall(r"\w+", p.text.lower()))))[:k]
-    return [PassageIn(p.text, p.start, p.sentences, score=1.0 / (1 + i)) for i, p in enumerate(ranked)]
+    return [passage(p.text, p.start, p.sentences, score=1.0 / (1 + i)) for i, p in enumerate(ranked)]
 
 
 @pytest.fixture(scope="module")
@@ -51,23 +60,23 @@ def nlp():
 
 
 @pytest.fixture(scope="module")
-def answerer(nlp) -> ExtractiveAnswerer:
-    return ExtractiveAnswerer(nlp=nlp)
+def answerer(nlp) -> Extractor:
+    return Extractor(nlp=nlp)
 
 
 @pytest.fixture(scope="module")
-def passages() -> list[PassageIn]:
+def passages() -> list[RetrievedPassage]:
     return passages_of(ARTICLE)
 
 
-def ask(answerer, passages, question, text=ARTICLE) -> tuple[ExtractiveResult, list[PassageIn]]:
+def ask(answerer, passages, question, text=ARTICLE) -> tuple[ExtractiveResult, list[RetrievedPassage]]:
     given = retrieve(question, passages)
     result = answerer.answer(question, given)
     assert_verbatim(result, given, text)
     return result, given
 
 
-def assert_verbatim(result: ExtractiveResult, given: list[PassageIn], text: str) -> None:
+def assert_verbatim(result: ExtractiveResult, given: list[RetrievedPassage], text: str) -> None:
     assert len(result.sentences) <= 2
     for s in result.sentences:
         assert text[s.start : s.end] == s.text
@@ -116,18 +125,18 @@ def test_off_topic_questions_score_below_on_topic_ones(answerer, passages):
     on_conf = [ask(answerer, passages, q)[0].confidence for q in on]
     off_conf = [ask(answerer, passages, q)[0].confidence for q in off]
     assert max(off_conf) < min(on_conf)
-    threshold = json.loads((ROOT / "assistant" / "calibration.json").read_text())["abstain_threshold"]
+    threshold = calibrated_threshold()
     assert max(off_conf) < threshold <= min(on_conf)
 
 
 def test_stripped_apostrophes_match_either_way(answerer, passages):
-    assert _content_stems("Syria s Raqqa") == _content_stems("Syria's Raqqa") == _content_stems("Syria\u2019s Raqqa")
+    assert content_stems("Syria s Raqqa") == content_stems("Syria's Raqqa") == content_stems("Syria\u2019s Raqqa")
     # question with an apostrophe, article without one
     result, _ = ask(answerer, passages, "What looks imminent after Raqqa's four months of battle?")
     assert "Raqqa s fall to the SDF now looks imminent" in result.sentences[0].text
     # article with apostrophes intact, question typed without
     text = "The city's mayor is Anna Berg. Rain fell on Tuesday.\nThe mayor's deputy is Olaf Lind."
-    given = [PassageIn(text, 0, [(0, 30), (31, 52), (53, len(text))])]
+    given = [passage(text, 0, [(0, 30), (31, 52), (53, len(text))])]
     result = answerer.answer("Who is the city s mayor?", given)
     assert_verbatim(result, given, text)
     assert result.short_answer == "Anna Berg"
@@ -138,7 +147,7 @@ def test_offsets_follow_the_article_not_the_passage(answerer):
     body = "The agreement was brokered by the council and tribal elders. Nothing else happened."
     text = prefix + body
     start = len(prefix)
-    given = [PassageIn(body, start, [(start, start + 60), (start + 61, len(text))])]
+    given = [passage(body, start, [(start, start + 60), (start + 61, len(text))])]
     result = answerer.answer("Who brokered the agreement?", given)
     assert_verbatim(result, given, text)
     assert result.sentences[0].start == start
@@ -169,7 +178,7 @@ def test_embedder_is_optional_and_keeps_evidence_verbatim(nlp, passages):
                 out[row, hash(w) % 32] += 1
         return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
 
-    answerer = ExtractiveAnswerer(nlp=nlp, embed=fake_embed, embed_top=6)
+    answerer = Extractor(nlp=nlp, embed=fake_embed, embed_top=6)
     question = "Which group oversees the city for the SDF?"  # little word overlap: the embedder is consulted
     given = retrieve(question, passages)
     result = answerer.answer(question, given, question_vector=fake_embed([question])[0])
@@ -178,14 +187,36 @@ def test_embedder_is_optional_and_keeps_evidence_verbatim(nlp, passages):
 
 
 def test_import_loads_no_model():
-    code = "import sys, assistant.extractive; print('spacy' in sys.modules, 'torch' in sys.modules)"
+    code = "import sys, assistant.answering.factory; print('spacy' in sys.modules, 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 
 
 def test_default_pipeline_loads_on_first_use_not_at_construction():
-    answerer = ExtractiveAnswerer()
+    answerer = Extractor()
     assert answerer._nlp is None
+
+
+def test_fitted_weights_come_from_the_data_file_and_can_be_handed_in(nlp, passages, tmp_path):
+    model = ConfidenceModel.load()
+    assert list(model.weights) == list(FEATURES) and model.abstain_threshold == calibrated_threshold()
+    question = "Who brokered the deal?"
+    outcome = Extractor(nlp=nlp).analyse(question, retrieve(question, passages))
+    assert outcome.result.confidence == model.confidence(outcome.features)
+    sure = ConfidenceModel(10.0, dict.fromkeys(FEATURES, 0.0), 0.5, {})
+    assert Extractor(nlp=nlp, confidence=sure).answer(question, retrieve(question, passages)).confidence == 1.0
+    path = tmp_path / "weights.json"
+    sure.save(path)
+    assert ConfidenceModel.load(path) == sure
+
+
+def test_weights_that_do_not_fit_the_features_are_a_clear_error(tmp_path):
+    path = tmp_path / "weights.json"
+    ConfidenceModel(0.0, {"coverage": 1.0}, 0.2, {}).save(path)
+    with pytest.raises(ConfigError, match="--write-weights"):
+        ConfidenceModel.load(path)
+    with pytest.raises(ConfigError, match="cannot read"):
+        ConfidenceModel.load(tmp_path / "missing.json")
 
 
 @pytest.mark.parametrize(
@@ -212,7 +243,7 @@ def test_default_pipeline_loads_on_first_use_not_at_construction():
     ],
 )
 def test_short_answer_types(answerer, question, text, expected):
-    given = [PassageIn(text, 0, [(0, len(text))])]
+    given = [passage(text, 0, [(0, len(text))])]
     result = answerer.answer(question, given)
     assert_verbatim(result, given, text)
     assert result.short_answer == expected

@@ -3,7 +3,7 @@
 import pytest
 from gradio_client import Client
 
-from assistant.server import build_app
+from assistant.web.app import build_app
 from tests.live_server import EXPECTED, QUESTION, LiveServer, make_settings
 
 

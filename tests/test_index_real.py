@@ -62,7 +62,7 @@ def test_retrieve_embeds_beside_lexical_search_and_matches_search(real_index):
     for question in questions:
         vector, documents, embed_ms = retriever.retrieve(question)
         assert np.allclose(vector, retriever.embed_question(question), atol=1e-5)
-        assert [d.id for d in documents] == [d.id for d in retriever.search(question)]
+        assert [p.passage_id for p in documents] == [p.passage_id for p in retriever.search(question)]
         assert embed_ms > 0
     # the server answers from many threads at once: each question still gets its own vector
     from concurrent.futures import ThreadPoolExecutor

@@ -8,7 +8,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from assistant.server import build_app
+from assistant.web.app import build_app
 from tests.live_server import EXPECTED, QUESTION, LiveServer, make_settings
 
 KEY = "test-key-1"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from assistant.answering.extractive.answerer import Extractor
+from assistant.answering.pool import PooledExtractor
 from core.errors import AnswerFailed, AnswerTimeout
-from assistant.extractive import ExtractiveAnswerer
-from assistant.pool import PooledExtractor
 from tests.test_extractive import ARTICLE, passages_of, retrieve
 
 QUESTIONS = ["Who brokered the deal?", "How many fighters left Raqqa?", "What is the capital of Australia?"]
@@ -25,7 +25,7 @@ def pool():
 
 
 def test_pooled_answers_equal_in_process_answers(pool):
-    local = ExtractiveAnswerer()
+    local = Extractor()
     passages = passages_of(ARTICLE)
     for question in QUESTIONS:
         given = retrieve(question, passages)
@@ -135,7 +135,7 @@ def test_a_request_waits_for_a_busy_worker_only_so_long(tmp_path):
 
 
 def test_a_server_gives_spare_cores_to_answering(settings):
-    from assistant.server import server_settings
+    from assistant.web.app import server_settings
 
     assert server_settings(settings, cores=2).answer_workers == 1
     assert server_settings(settings, cores=1).answer_workers == 0

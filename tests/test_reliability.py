@@ -229,7 +229,7 @@ def test_bad_files_beside_a_good_one_are_reported_and_nothing_is_lost(server, ap
            upload_check("csv", [("bridges.csv", RUNAWAY_CSV)], ["bridges.csv|row 1"], 2, titles=("Bridge reopens",)))
 
     def html_is_text(summary, after):
-        from assistant.ui import sources_html
+        from assistant.web.ui import sources_html
 
         stored = [d for d in after.values() if d["source"] == "council.html"]
         if not stored:
@@ -254,7 +254,7 @@ def test_bad_files_beside_a_good_one_are_reported_and_nothing_is_lost(server, ap
            upload_check("html", [("council.html", HOSTILE_HTML)], [], 2, extra=html_is_text))
 
     # Over the upload limit: a variant app on the same engine and data dir, limit about 10 KB.
-    from assistant.server import build_app
+    from assistant.web.app import build_app
 
     small = build_app(app.state.settings.model_copy(update={"max_upload_mb": 0.01}), engine=app.state.engine)
     with LiveServer(small) as limited:
@@ -439,7 +439,7 @@ class ChromaServer:
 
 def test_a_chroma_outage_is_503_and_nothing_committed_is_lost(app, tmp_path, probe):
     from assistant.engine import AnswerEngine
-    from assistant.server import build_app
+    from assistant.web.app import build_app
     from index.store import ArticleIndex
 
     record = probe("faults")
@@ -447,7 +447,7 @@ def test_a_chroma_outage_is_503_and_nothing_committed_is_lost(app, tmp_path, pro
     chroma.start()
     settings = app.state.settings.model_copy(update={"data_dir": tmp_path / "data", "chroma_host": "127.0.0.1",
                                                      "chroma_port": chroma.port, "sample_path": tmp_path / "no-samples"})
-    index = ArticleIndex.from_settings(settings, embeddings=app.state.engine.retriever.index.embeddings)
+    index = ArticleIndex.from_settings(settings, embeddings=app.state.engine.index.embeddings)
     remote_app = build_app(settings, engine=AnswerEngine.from_settings(settings, index=index))
     kept = article("quay.txt", "Quay repairs finished",
                    "Repairs to the north quay of Dunmore were finished by the firm Halvard & Sons on Thursday.")
@@ -515,7 +515,7 @@ def test_a_chroma_outage_is_503_and_nothing_committed_is_lost(app, tmp_path, pro
 def die_on_marker(question, passages):
     """The answer worker's call for the tests below: notes each question it begins in the file named
     by $NEWSQA_RELIABILITY_CALLS, dies (SIGKILL) on a question holding KILL_MARKER, else answers."""
-    from assistant import pool
+    from assistant.answering import pool
 
     with open(os.environ[CALLS_ENV], "a") as calls:
         calls.write(question.replace("\n", " ") + "\n")
@@ -526,14 +526,14 @@ def die_on_marker(question, passages):
 
 def test_answer_workers_killed_idle_or_by_a_question(app, tmp_path, probe, monkeypatch):
     from assistant.engine import AnswerEngine
-    from assistant.server import build_app
+    from assistant.web.app import build_app
 
     record = probe("faults")
     calls = tmp_path / "calls"
     calls.touch()
     monkeypatch.setenv(CALLS_ENV, str(calls))  # inherited by the worker processes, spawned after this
     settings = app.state.settings.model_copy(update={"answer_workers": 1})
-    engine = AnswerEngine.from_settings(settings, index=app.state.engine.retriever.index)
+    engine = AnswerEngine.from_settings(settings, index=app.state.engine.index)
     pooled = engine.answerer.extractor
     pooled.call = die_on_marker  # the worker still runs the real extractive answerer (spaCy) for other questions
     with LiveServer(build_app(settings, engine=engine)) as served:

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from assistant import feedback, ui
-from assistant.answerers import NOT_FOUND
-from assistant.server import build_app
+from assistant import feedback
+from assistant.web import ui
+from assistant.answering.base import NOT_FOUND
+from assistant.web.app import build_app
 from tests.live_server import EXPECTED, QUESTION, LiveServer, make_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -119,14 +120,14 @@ def test_documents_tab_lists_and_deletes(page, app, tmp_path):
     expect(page.get_by_text("1 added")).to_be_visible(timeout=WAIT_MS)
     table = page.locator("#newsqa-documents")
     expect(table).to_contain_text("Zanthe port reopens")
-    doc_id = next(d["doc_id"] for d in app.state.engine.retriever.index.documents() if d["title"] == "Zanthe port reopens")
+    doc_id = next(d["doc_id"] for d in app.state.engine.index.documents() if d["title"] == "Zanthe port reopens")
 
     table.get_by_text("Zanthe port reopens").click()  # selecting a row picks its id
     expect(page.get_by_label("Document id")).to_have_value(doc_id, timeout=WAIT_MS)
     page.get_by_role("button", name="Delete").click()
     expect(page.get_by_text(f"Deleted {doc_id}.")).to_be_visible(timeout=WAIT_MS)
     expect(table).not_to_contain_text("Zanthe port reopens")
-    assert app.state.engine.retriever.index.document(doc_id) is None
+    assert app.state.engine.index.document(doc_id) is None
 
 
 def test_not_found_answer_is_styled_apart(browser, tmp_path):

@@ -52,9 +52,9 @@ def _start_lane(started, initializer) -> None:
 
 def _start_worker() -> None:
     global _EXTRACTOR
-    from assistant.extractive import ExtractiveAnswerer
+    from assistant.answering.extractive.answerer import Extractor
 
-    _EXTRACTOR = ExtractiveAnswerer()
+    _EXTRACTOR = Extractor()
     _EXTRACTOR.nlp  # load spaCy now, not on the first question
 
 
@@ -91,7 +91,7 @@ class _Lane:
 
 
 class PooledExtractor:
-    """Same `answer()` as `assistant.extractive.ExtractiveAnswerer`, run in worker processes.
+    """Same `answer()` as `assistant.answering.extractive.answerer.Extractor`, run in worker processes.
 
     `call(question, passages)` runs in the worker after `initializer()`: tests pass their own."""
 

@@ -11,26 +11,21 @@
   a Content-Length over the limit with a `text/plain` 413, as does Gradio's upload route. Every 413
   is now the project's JSON error naming the limit and the setting `max_upload_mb`; a body declared
   too large is refused before a byte of it is read.
-- **Guessed keys** (`AuthThrottle`, `FailedAuthGuard`): 40 wrong keys in 2.6 s went unanswered.
-  After `failed_auth_max` failures within `failed_auth_window_s`, a client (IP address) gets 429
-  with `Retry-After` for `failed_auth_window_s`, on `/api`, `/v1` and the chat page's log-in.
 - **Other sites** (`OriginGuard`): a page open in the reader's browser could post to a loopback
   server without keys (cross-site) or read it under its own host name (DNS rebinding).
 - **Lone surrogates in JSON** (`reject_lone_surrogates`): JSON may carry "\\ud800", which Python
   decodes into a str that cannot be encoded as UTF-8, so it failed as a 500 wherever the text was
   first written (SQLite, Chroma), e.g. an article title sent to `/api/articles`.
 
-Error bodies come from the `respond(request, status, message, headers)` handed in (the server's
-`error_response`), so `/v1` keeps OpenAI's error shape.
+Guessed keys are refused in `assistant.web.auth` (`AuthThrottle`, `FailedAuthGuard`), whose numbers
+are in `Limits` too. Error bodies come from the `respond(request, status, message, headers)` handed in
+(`assistant.web.errors.error_response`), so `/v1` keeps OpenAI's error shape.
 """
 
 import asyncio
 import json
 import logging
-import math
 import re
-import time
-from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -46,6 +41,8 @@ Respond = Callable[..., object]  # (request, status, message, headers) -> an ASG
 
 @dataclass(frozen=True)
 class Limits:
+    """Timeouts and the failed-key throttle: defaults for `serve`; tests hand in shorter ones."""
+
     header_timeout_s: float = 10.0  # request line and headers, from connection (or last response) on
     body_timeout_s: float = 20.0  # the whole body, from the end of its headers on
     failed_auth_max: int = 5  # failed keys or log-ins ...
@@ -190,109 +187,6 @@ def _content_length(scope: Scope) -> int | None:
 
 def _is_json(message: Message) -> bool:
     return any(name == b"content-type" and b"json" in value for name, value in message.get("headers", ()))
-
-
-# --- guessed keys -------------------------------------------------------------------------------
-
-class AuthThrottle:
-    """Failed authentications per client, in memory: `failed_auth_max` failures within the window
-    lock the client out for the window. While locked out every attempt is refused, a correct key
-    included (checking it would let a guesser go on guessing), and refused attempts do not extend
-    the lock. A success clears the client's failures. At most `failed_auth_clients` clients are
-    remembered; entries older than the window are dropped as others are recorded."""
-
-    def __init__(self, limits: Limits = Limits(), clock: Callable[[], float] = time.monotonic):
-        self.max_failures = limits.failed_auth_max
-        self.window = limits.failed_auth_window_s
-        self.max_clients = limits.failed_auth_clients
-        self.clock = clock
-        self._clients: OrderedDict[str, tuple[deque, float]] = OrderedDict()  # client -> (failure times, locked until)
-
-    def __len__(self) -> int:
-        return len(self._clients)
-
-    def retry_after(self, client: str) -> int:
-        """Seconds until `client` may try again; 0 when it may now."""
-        entry = self._clients.get(client)
-        if entry is None:
-            return 0
-        remaining = entry[1] - self.clock()
-        return math.ceil(remaining) if remaining > 0 else 0
-
-    def failed(self, client: str) -> None:
-        now = self.clock()
-        failures, locked_until = self._clients.pop(client, (deque(), 0.0))
-        if locked_until > now:
-            self._clients[client] = (failures, locked_until)
-            return
-        while failures and failures[0] <= now - self.window:
-            failures.popleft()
-        failures.append(now)
-        if len(failures) >= self.max_failures:
-            failures.clear()
-            locked_until = now + self.window
-            log.warning("%d failed authentications from %s within %gs: refusing it for %gs",
-                        self.max_failures, client, self.window, self.window)
-        self._clients[client] = (failures, locked_until)
-        self._forget(now)
-
-    def succeeded(self, client: str) -> None:
-        self._clients.pop(client, None)
-
-    def _forget(self, now: float) -> None:
-        """Drop the least recently failed clients: those past the window, and any beyond the bound."""
-        while self._clients:
-            oldest, (failures, locked_until) = next(iter(self._clients.items()))
-            stale = locked_until <= now and (not failures or failures[-1] <= now - self.window)
-            if not stale and len(self._clients) <= self.max_clients:
-                break
-            del self._clients[oldest]
-
-
-class FailedAuthGuard:
-    """Counts failed authentications from the responses, so one place covers every door: a 401 from
-    `/api` or `/v1` to a request that sent an `Authorization` header (a wrong key; a request without
-    one is not a guess), and a 400 from the chat page's `POST /login` (Gradio's "Incorrect
-    credentials": its auth callback gets only user name and password, no client address, so the
-    throttle cannot live there). A locked-out client gets 429 with `Retry-After` on those paths."""
-
-    def __init__(self, app: ASGIApp, throttle: AuthThrottle, respond: Respond, login_path: str = "/login"):
-        self.app = app
-        self.throttle = throttle
-        self.respond = respond
-        self.login_paths = {login_path, login_path + "/"}
-
-    def _door(self, scope: Scope) -> str | None:
-        path = scope.get("path", "")
-        if path.startswith(("/api/", "/v1/")):
-            return "api"
-        if scope.get("method") == "POST" and path in self.login_paths:
-            return "login"
-        return None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        door = self._door(scope) if scope["type"] == "http" else None
-        if door is None:
-            await self.app(scope, receive, send)
-            return
-        client = (scope.get("client") or ("unknown", 0))[0]
-        if wait := self.throttle.retry_after(client):
-            message = f"too many failed log-ins or API keys from {client}; try again in {wait} seconds"
-            response = self.respond(Request(scope), 429, message, {"Retry-After": str(wait)})
-            await response(scope, receive, send)
-            return
-        presented = door == "login" or any(name == b"authorization" for name, _ in scope.get("headers", ()))
-
-        async def observing_send(message: Message) -> None:
-            if message["type"] == "http.response.start" and presented:
-                status = message["status"]
-                if (door == "api" and status == 401) or (door == "login" and status == 400):
-                    self.throttle.failed(client)
-                elif status < 400:
-                    self.throttle.succeeded(client)
-            await send(message)
-
-        await self.app(scope, receive, observing_send)
 
 
 # --- other sites in the reader's browser ----------------------------------------------------------

@@ -6,19 +6,22 @@ of article text (and the question) is passed through `html.escape` before it goe
 nothing inside an article can run script. Thumbs up/down on an answer is stored by `assistant.feedback`.
 The chat function is exposed to `gradio_client` as `/chat` (inputs: message, history).
 
-Documents: upload files (same checks and lock as `POST /api/documents`), list, delete by id.
+Documents: upload files, list, delete by id, through `assistant.services`, as `/api/documents` does
+(same checks, same lock).
+
+`assistant.web.app` mounts the page at `/` with `theme()` and `CSS`. Each event handler is made by a
+small `make_*` function closing over the engine and settings, so the layout functions only wire.
 """
 
 import html
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import gradio as gr
 
-from assistant import feedback
-from assistant.answerers import NOT_FOUND
-from assistant.api import delete_document, ingest_uploads
+from assistant import feedback, services
+from assistant.answering.base import NOT_FOUND
 from assistant.engine import AnswerEngine
 from core.errors import AssistantError
 from core.settings import Settings
@@ -118,9 +121,14 @@ def table_rows(documents: list[dict]) -> dict:
     return {"headers": TABLE_HEADERS, "data": rows}
 
 
+def document_rows(engine: AnswerEngine) -> dict:
+    """The table as it is now: after every upload or delete, and on load."""
+    return table_rows(services.list_documents(engine))
+
+
 # --- event handlers (closures over the engine and settings) -------------------------------------
 
-def make_chat(engine: AnswerEngine):
+def make_chat(engine: AnswerEngine) -> Callable[..., Iterator[tuple]]:
     def chat(message: str, history: list | None, answers: dict | None = None) -> Iterator[tuple]:
         """Stream an answer: yields (cleared textbox, chat messages, source cards, answers by message index)."""
         question = (message or "").strip()
@@ -153,7 +161,7 @@ def make_chat(engine: AnswerEngine):
     return chat
 
 
-def make_like(settings: Settings):
+def make_like(settings: Settings) -> Callable[..., None]:
     def like(answers: dict | None, data: gr.LikeData) -> None:
         index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
         contract = (answers or {}).get(index)
@@ -166,33 +174,31 @@ def make_like(settings: Settings):
     return like
 
 
-def make_upload(engine: AnswerEngine, settings: Settings):
+def make_upload(engine: AnswerEngine, settings: Settings) -> Callable[..., tuple]:
     def upload(paths: list[str] | None, progress=gr.Progress()) -> tuple:
-        index = engine.retriever.index
         if not paths:
-            return status_html("Choose one or more files first.", error=True), table_rows(index.documents()), gr.skip()
+            return status_html("Choose one or more files first.", error=True), document_rows(engine), gr.skip()
         files = [(Path(p).name, Path(p).read_bytes()) for p in paths]
         try:
-            summary = ingest_uploads(index, files, int(settings.max_upload_mb * 2**20),
-                                     on_file=lambda i, n, name: progress((i, n), desc=f"Reading {name}", unit="files"))
+            summary = services.upload_files(engine, files, int(settings.max_upload_mb * 2**20),
+                                            on_file=lambda i, n, name: progress((i, n), desc=f"Reading {name}", unit="files"))
         except AssistantError as exc:
-            return status_html(str(exc), error=True), table_rows(index.documents()), gr.skip()
+            return status_html(str(exc), error=True), document_rows(engine), gr.skip()
         line = (f"{summary['added']} added, {summary['replaced']} replaced, {summary['unchanged']} unchanged, "
                 f"{summary['failed']} failed; {summary['passages']} passages in {summary['seconds']:.1f}s")
-        return status_html(line, errors=summary["errors"]), table_rows(index.documents()), None
+        return status_html(line, errors=summary["errors"]), document_rows(engine), None
 
     return upload
 
 
-def make_delete(engine: AnswerEngine):
+def make_delete(engine: AnswerEngine) -> Callable[[str], tuple]:
     def delete(doc_id: str) -> tuple:
-        index = engine.retriever.index
         doc_id = (doc_id or "").strip()
         try:
-            delete_document(index, doc_id)
+            services.delete_document(engine, doc_id)
         except AssistantError as exc:
-            return status_html(str(exc), error=True), table_rows(index.documents()), doc_id
-        return status_html(f"Deleted {doc_id}."), table_rows(index.documents()), ""
+            return status_html(str(exc), error=True), document_rows(engine), doc_id
+        return status_html(f"Deleted {doc_id}."), document_rows(engine), ""
 
     return delete
 
@@ -240,12 +246,15 @@ def documents_tab(engine: AnswerEngine, settings: Settings, demo: gr.Blocks) -> 
         doc_id = gr.Textbox(label="Document id", placeholder="select a row above or paste an id", scale=4)
         delete = gr.Button("Delete", variant="stop", scale=1)
         refresh = gr.Button("Refresh", scale=1)
-    index = engine.retriever.index
+
+    def rows() -> dict:
+        return document_rows(engine)
+
     upload.click(make_upload(engine, settings), files, [status, table, files], api_visibility="private")
     delete.click(make_delete(engine), doc_id, [status, table, doc_id], api_visibility="private")
-    refresh.click(lambda: table_rows(index.documents()), None, table, api_visibility="private")
+    refresh.click(rows, None, table, api_visibility="private")
     table.select(pick_row, None, doc_id, api_visibility="private")
-    demo.load(lambda: table_rows(index.documents()), None, table, api_visibility="private")
+    demo.load(rows, None, table, api_visibility="private")
 
 
 def build_ui(engine: AnswerEngine, settings: Settings) -> gr.Blocks:

@@ -1,24 +1,32 @@
 """LLM answering: prompt from files, passages quoted as data, every sentence checked against the
 passage it cites. Backends are chat functions `messages -> iterator of text pieces`."""
 
+from __future__ import annotations
+
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-
-from langchain_core.documents import Document
+from typing import TYPE_CHECKING
 
 from assistant import prompts
-from assistant.answerers import NOT_FOUND, Draft, Evidence, ExtractiveAnswerer, sentences_of
+from assistant.answering.base import NOT_FOUND, Draft, Evidence, RetrievedPassage
+from assistant.answering.extractive.answerer import ExtractiveAnswerer
 from core.errors import ConfigError
 from index.chunker import split_sentences
 from index.text import content_tokens
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from core.settings import Settings
 
 Chat = Callable[[list[dict]], Iterator[str]]
 _MARKER = re.compile(r"\s*\[(\d+)\]")
 SUPPORT_THRESHOLD = 0.6  # share of a sentence's content words found in the evidence it cites
 
 
-def openai_chat(settings) -> Chat:
+def openai_chat(settings: Settings) -> Chat:
+    """Any OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, a llama.cpp server) through LangChain."""
     from langchain_openai import ChatOpenAI
 
     model = ChatOpenAI(
@@ -39,7 +47,8 @@ def openai_chat(settings) -> Chat:
     return chat
 
 
-def llamacpp_chat(settings) -> Chat:
+def llamacpp_chat(settings: Settings) -> Chat:
+    """A local GGUF in this process; the extra is imported only here, so the other modes never need it."""
     try:
         from llama_cpp import Llama
     except ImportError as exc:
@@ -72,24 +81,23 @@ def _bundled_gguf() -> str:
         raise ConfigError(f"could not assemble the bundled GGUF: {exc}") from exc
 
 
-def quote_passages(passages: list[Document]) -> str:
+def quote_passages(passages: list[RetrievedPassage]) -> str:
     """Each passage fenced and labelled; quotes inside are neutralised so a passage cannot close its fence."""
     blocks = []
-    for n, doc in enumerate(passages, 1):
-        meta = doc.metadata
-        body = doc.page_content.replace('"""', "''' ")
-        blocks.append(f'[{n}] title: {meta.get("title")!s}; published: {meta.get("published") or "unknown"}\n"""\n{body}\n"""')
+    for n, passage in enumerate(passages, 1):
+        body = passage.text.replace('"""', "''' ")
+        blocks.append(f'[{n}] title: {passage.title!s}; published: {passage.published or "unknown"}\n"""\n{body}\n"""')
     return "\n\n".join(blocks)
 
 
-def build_messages(question: str, passages: list[Document]) -> list[dict]:
+def build_messages(question: str, passages: list[RetrievedPassage]) -> list[dict]:
     return [
         {"role": "system", "content": prompts.render("answer_system", not_found=NOT_FOUND)},
         {"role": "user", "content": prompts.render("answer_user", passages=quote_passages(passages), question=question)},
     ]
 
 
-def check_answer(text: str, passages: list[Document]) -> Draft:
+def check_answer(text: str, passages: list[RetrievedPassage]) -> Draft:
     """Keep the sentences the cited passages support; renumber markers to the evidence list."""
     evidence: list[Evidence] = []
     kept: list[str] = []
@@ -104,7 +112,7 @@ def check_answer(text: str, passages: list[Document]) -> Draft:
         candidates = cited or range(len(passages))
         best = None
         for n in candidates:
-            for s, e, sent in sentences_of(passages[n]):
+            for s, e, sent in passages[n].sentence_texts():
                 overlap = len(words & set(content_tokens(sent))) / len(words)
                 if best is None or overlap > best[0]:
                     best = (overlap, Evidence(n, s, e, sent))
@@ -117,6 +125,9 @@ def check_answer(text: str, passages: list[Document]) -> Draft:
 
 
 class LLMAnswerer:
+    """The openai and llamacpp backends: the model writes, `check_answer` keeps what the passages
+    support, and the extractive answer stands in when nothing is (and gives the short answer)."""
+
     def __init__(self, chat: Chat, fallback: ExtractiveAnswerer, mode: str):
         self.chat = chat
         self.fallback = fallback
@@ -125,7 +136,8 @@ class LLMAnswerer:
     def close(self) -> None:
         self.fallback.close()
 
-    def stream(self, question, passages, question_vector=None):
+    def stream(self, question: str, passages: list[RetrievedPassage],
+               question_vector: np.ndarray | None = None) -> Iterator[str | Draft]:
         extractive = self.fallback.draft(question, passages, question_vector)
         if not passages:
             yield extractive

@@ -6,7 +6,12 @@
   answer with [n] markers followed by a "Sources:" list; the structured answer rides along as extra
   fields: `citations` and `newsqa` (the full answer contract), on the response or, when streaming, on
   the last chunk before `data: [DONE]`. Optional extra body fields `k` and `filters` are passed on.
-Errors use OpenAI's shape `{"error": {"message", "type", ...}}` (see `assistant.server`).
+Errors use OpenAI's shape `{"error": {"message", "type", ...}}` (see `assistant.web.errors`).
+
+Replies are built from the `openai` package's own types (`ChatCompletion`, `ChatCompletionChunk`,
+`Model`), so a field the client expects cannot go missing or take the wrong type; the types allow
+extra fields, which carry `citations` and `newsqa`. They are dumped with `exclude_unset`, so only the
+fields set here go out.
 """
 
 import itertools
@@ -14,20 +19,21 @@ import json
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.sse import EventSourceResponse, format_sse_event
+from openai.types import Model
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.api import FiltersIn, get_engine, stream_failure
 from assistant.engine import AnswerEngine
+from assistant.web.deps import EngineDep, FiltersIn
+from assistant.web.errors import OPENAI_ERRORS, stream_failure
 from core.errors import AssistantError, BadInput
-from assistant.http_errors import OPENAI_ERRORS
 
 router = APIRouter(prefix="/v1", tags=["openai"], responses=OPENAI_ERRORS)
 
-EngineDep = Annotated[AnswerEngine, Depends(get_engine)]
 CREATED = 1_700_000_000  # a fixed "created" for the model list
 
 
@@ -43,6 +49,7 @@ class ChatMessage(BaseModel):
     content: str | list[TextPart] | None = None
 
     def text(self) -> str:
+        """The content as one string, however the client split it into parts."""
         if isinstance(self.content, list):
             return "".join(part.text for part in self.content)
         return self.content or ""
@@ -58,6 +65,7 @@ class ChatRequest(BaseModel):
     filters: FiltersIn | None = None
 
     def engine_args(self) -> dict:
+        """The last user message as the question, the user and assistant turns before it as history."""
         users = [i for i, m in enumerate(self.messages) if m.role == "user"]
         if not users:
             raise BadInput("messages has no message with role 'user'; the last user message is the question")
@@ -87,30 +95,37 @@ def sources_text(contract: dict) -> str:
 
 
 def extras(contract: dict) -> dict:
+    """The fields no OpenAI type has: the citations, and the whole answer contract."""
     return {"citations": contract["citations"], "newsqa": contract}
 
 
-def completion(contract: dict, model: str) -> dict:
+def dump(reply: ChatCompletion | ChatCompletionChunk | Model) -> dict[str, Any]:
+    """JSON-ready, with only the fields set (and the extras), as OpenAI's own replies leave the rest out."""
+    return reply.model_dump(mode="json", exclude_unset=True)
+
+
+def completion(contract: dict, model: str) -> ChatCompletion:
+    """The whole answer as one `chat.completion`; usage counts words, for want of the model's tokens."""
     content = contract["answer"] + sources_text(contract)
     prompt_words = len(contract["question"].split())
     completion_words = len(content.split())
-    return {
-        "id": f"chatcmpl-{uuid.uuid4().hex}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop", "logprobs": None}],
-        "usage": {"prompt_tokens": prompt_words, "completion_tokens": completion_words, "total_tokens": prompt_words + completion_words},
+    return ChatCompletion(
+        id=f"chatcmpl-{uuid.uuid4().hex}",
+        object="chat.completion",
+        created=int(time.time()),
+        model=model,
+        choices=[{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop", "logprobs": None}],
+        usage={"prompt_tokens": prompt_words, "completion_tokens": completion_words, "total_tokens": prompt_words + completion_words},
         **extras(contract),
-    }
+    )
 
 
-def chunks(events: Iterable[dict], model: str) -> Iterator[dict]:
+def chunks(events: Iterable[dict], model: str) -> Iterator[ChatCompletionChunk]:
     """Engine events as `chat.completion.chunk` objects: role, answer text, sources, then the final chunk."""
     base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
 
-    def chunk(delta: dict, finish: str | None = None, **extra) -> dict:
-        return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra}
+    def chunk(delta: dict, finish: str | None = None, **extra) -> ChatCompletionChunk:
+        return ChatCompletionChunk(**base, choices=[{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra)
 
     yield chunk({"role": "assistant", "content": ""})
     for event in events:
@@ -129,7 +144,7 @@ def sse_chunks(events: Iterable[dict], model: str) -> Iterator[bytes]:
     client raises as `APIError`; the traceback of an unexpected one goes to the server log."""
     try:
         for item in chunks(events, model):
-            yield format_sse_event(data_str=json.dumps(item, ensure_ascii=False))
+            yield format_sse_event(data_str=json.dumps(dump(item), ensure_ascii=False))
     except Exception as exc:
         client_side = isinstance(exc, AssistantError) and exc.status_code < 500
         error = {"message": stream_failure(exc, "/v1/chat/completions"),
@@ -140,7 +155,8 @@ def sse_chunks(events: Iterable[dict], model: str) -> Iterator[bytes]:
 
 @router.get("/models")
 def list_models(engine: EngineDep) -> dict[str, Any]:
-    return {"object": "list", "data": [{"id": model_id(engine), "object": "model", "created": CREATED, "owned_by": "newsqa"}]}
+    model = Model(id=model_id(engine), object="model", created=CREATED, owned_by="newsqa")
+    return {"object": "list", "data": [dump(model)]}
 
 
 @router.post("/chat/completions", response_model=None,
@@ -150,7 +166,7 @@ def chat_completions(body: ChatRequest, engine: EngineDep) -> dict[str, Any] | E
     args = body.engine_args()
     model = model_id(engine)
     if not body.stream:
-        return completion(engine.ask(**args), model)
+        return dump(completion(engine.ask(**args), model))
     events = engine.stream(**args)
     first = next(events)  # a bad question raises here, before the 200 goes out
     return EventSourceResponse(sse_chunks(itertools.chain([first], events), model), headers={"Cache-Control": "no-cache"})

@@ -1,0 +1,212 @@
+"""Answer spans by dependency pattern: the question's wh-role mapped onto the matching verb of a
+parsed sentence ("Who brokered the deal?" -> the agent of "was brokered by ..."), plus the
+copula, say/do, why and how patterns. Spans are token ranges (i, j), both ends included.
+"""
+
+from __future__ import annotations
+
+from assistant.answering.extractive.question import Question
+from assistant.answering.extractive.text import stem
+
+_DROP_FROM_NP = frozenset({"relcl", "acl", "appos", "advcl", "parataxis"})
+
+
+def np_span(tok) -> tuple[int, int]:
+    """Token range [i, j] of a noun phrase: the subtree minus clauses and appositions."""
+    excluded: set[int] = set()
+    for t in tok.subtree:
+        if t is not tok and t.dep_ in _DROP_FROM_NP:
+            excluded.update(x.i for x in t.subtree)
+    members = {t.i for t in tok.subtree} - excluded
+    i = j = tok.i
+    while i - 1 in members:
+        i -= 1
+    while j + 1 in members:
+        j += 1
+    doc = tok.doc
+    while i < j and (doc[i].is_punct or doc[i].dep_ in ("cc", "prep", "mark")):
+        i += 1
+    while j > i and (doc[j].is_punct or doc[j].dep_ in ("cc", "prep", "case")):
+        j -= 1
+    return i, j
+
+
+def _verbs_matching(q: Question, doc) -> list:
+    if not q.verb or q.verb in ("be", "do", "have"):
+        return []
+    want = {q.verb, stem(q.verb)}
+    return [t for t in doc if t.pos_ in ("VERB", "AUX", "NOUN") and (t.lemma_.lower() in want or stem(t.text) in want)]
+
+
+def _is_passive(verb) -> bool:
+    return any(c.dep_ in ("nsubjpass", "auxpass", "agent") for c in verb.children)
+
+
+def _subject(verb):
+    for c in verb.children:
+        if c.dep_ in ("nsubj", "nsubjpass"):
+            return c
+    if verb.dep_ in ("conj", "xcomp", "advcl") and verb.head is not verb:
+        return _subject(verb.head)
+    return None
+
+
+def pattern_spans(q: Question, doc) -> list[tuple[int, int, float]]:
+    """(i, j, bonus) token ranges that answer the question by dependency pattern."""
+    out: list[tuple[int, int, float]] = []
+    if q.role == "copula" or (q.kind in ("who", "what") and q.role is None and q.target):
+        out.extend(_copula_spans(q, doc))
+    verbs = _verbs_matching(q, doc)
+    for v in verbs:
+        passive = _is_passive(v)
+        if q.role == "agent":
+            if passive:
+                for c in v.children:
+                    if c.dep_ == "agent":
+                        for pobj in c.children:
+                            if pobj.dep_ == "pobj":
+                                out.append((*np_span(pobj), 1.6))
+            else:
+                subj = _subject(v)
+                if subj is not None and subj.dep_ == "nsubj":
+                    out.append((*np_span(subj), 1.6))
+        elif q.role == "patient":
+            if passive:
+                subj = _subject(v)
+                if subj is not None:
+                    out.append((*np_span(subj), 1.4))
+            for c in v.children:
+                if c.dep_ in ("dobj", "attr", "oprd"):
+                    out.append((*np_span(c), 1.4))
+        elif q.role and q.role.startswith("prep:"):
+            p = q.role[5:]
+            for c in v.children:
+                if c.dep_ in ("prep", "dative") and c.lower_ == p:
+                    for pobj in c.children:
+                        if pobj.dep_ == "pobj":
+                            out.append((*np_span(pobj), 1.4))
+        elif q.role == "say":
+            for c in v.children:
+                if c.dep_ in ("ccomp", "dobj") and c.i != v.i:
+                    i, j = c.left_edge.i, c.right_edge.i
+                    out.append((*trim(doc, i, j), 1.0))
+        elif q.labels:
+            # "When did the SDF launch ...": a typed entity attached to the matching verb
+            for ei, ej, label in entities(doc):
+                if label in q.labels and _attached(doc[ei:ej + 1].root, v):
+                    out.append((ei, ej, 0.8))
+    if q.role == "do" and q.target:
+        out.extend(_predicate_spans(q, doc))
+    if q.kind == "why":
+        out.extend(_reason_spans(doc, verbs))
+    if q.kind == "how":
+        out.extend(_manner_spans(doc, verbs))
+    return out
+
+
+def _attached(tok, verb, hops: int = 3) -> bool:
+    for _ in range(hops):
+        if tok.head is tok:
+            return False
+        tok = tok.head
+        if tok is verb:
+            return True
+        if tok.pos_ in ("VERB", "AUX"):
+            return False
+    return False
+
+
+def _predicate_spans(q: Question, doc) -> list[tuple[int, int, float]]:
+    """'What did X do?': what follows X's verb, X and clauses aside."""
+    target = set(q.target)
+    out = []
+    for t in doc:
+        if t.dep_ == "nsubj" and stem(t.text) in target and t.head.pos_ == "VERB":
+            v = t.head
+            j = max([v.i] + [c.right_edge.i for c in v.children if c.i > v.i and c.dep_ not in ("punct", "cc", "conj", "advcl")])
+            out.append((*trim(doc, v.i, j), 1.2))
+    return out
+
+
+_PURPOSE = frozenset("to because since so as".split())
+
+
+def _reason_spans(doc, verbs: list) -> list[tuple[int, int, float]]:
+    """'Why': purpose infinitives and because-clauses, preferring those of the question's verb."""
+    out = []
+    heads = set(verbs)
+    for t in doc:
+        if t.dep_ in ("advcl", "xcomp", "ccomp", "acl") and any(
+            g.dep_ in ("aux", "mark") and g.lower_ in _PURPOSE for g in t.children
+        ):
+            i, j = trim(doc, t.left_edge.i, t.right_edge.i)
+            out.append((i, j, 1.4 if t.head in heads else 0.9))
+        elif t.dep_ == "prep" and t.lower_ in ("because", "due"):
+            i, j = trim(doc, t.i, t.right_edge.i)
+            out.append((i, j, 1.2 if t.head in heads else 0.9))
+    return out
+
+
+def _manner_spans(doc, verbs: list) -> list[tuple[int, int, float]]:
+    """'How': by/through/via phrases, preferring those of the question's verb."""
+    out = []
+    heads = set(verbs)
+    for t in doc:
+        if t.dep_ == "prep" and t.lower_ in ("by", "through", "via"):
+            i, j = trim(doc, t.i, t.right_edge.i)
+            out.append((i, j, 1.2 if t.head in heads else 0.8))
+    return out
+
+
+def trim(doc, i: int, j: int) -> tuple[int, int]:
+    while i < j and (doc[i].is_punct or doc[i].dep_ == "cc"):
+        i += 1
+    while j > i and doc[j].is_punct:
+        j -= 1
+    return i, j
+
+
+def _copula_spans(q: Question, doc) -> list[tuple[int, int, float]]:
+    """'Who is X?': X's apposition, the title before X, or the other side of 'X is Y'."""
+    target = set(q.target)
+    if not target:
+        return []
+    out: list[tuple[int, int, float]] = []
+    hits = [t for t in doc if stem(t.text) in target]
+    heads = [t for t in hits if not (t.head in hits and t.dep_ in ("compound", "amod", "flat"))]
+    for h in heads:
+        x_tokens = {t.i for t in h.subtree if stem(t.text) in target}
+        x_lo = min(x_tokens | {h.i})
+        for c in h.children:
+            if c.dep_ == "appos":
+                out.append((*np_span(c), 1.6))
+        mods = [c for c in h.children if c.dep_ in ("compound", "amod", "nmod") and c.i < x_lo and c.i not in x_tokens]
+        if mods:
+            i = min(m.left_edge.i for m in mods)
+            while i < x_lo and doc[i].dep_ == "det":
+                i += 1
+            if i < x_lo:
+                out.append((i, x_lo - 1, 1.3))
+        if h.dep_ == "appos" and h.head.pos_ in ("NOUN", "PROPN"):
+            out.append((*np_span(h.head), 1.5))
+        if h.dep_ in ("nsubj", "attr") and h.head.lemma_ == "be":
+            for c in h.head.children:
+                if c.dep_ in ("attr", "nsubj", "acomp") and c is not h:
+                    out.append((*np_span(c), 1.5))
+    return out
+
+
+def entities(doc) -> list[tuple[int, int, str]]:
+    """Entities as (first, last, label) token indices, cut where the NER ran past a preposition
+    that attaches outside the entity ("June 6 after a months-long" -> "June 6")."""
+    out = []
+    for ent in doc.ents:
+        i, j = ent.start, ent.end - 1
+        for t in ent[1:]:
+            if t.dep_ == "prep" and not (ent.start <= t.head.i < ent.end):
+                j = t.i - 1
+                break
+        while j > i and (doc[j].is_punct or doc[j].dep_ in ("cc", "case")):
+            j -= 1
+        out.append((i, j, ent.label_))
+    return out

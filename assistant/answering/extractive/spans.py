@@ -1,0 +1,171 @@
+"""Candidate short answers inside one parsed sentence, scored: named entities whose label fits the
+question's answer type, dependency-pattern spans (`patterns.py`), noun chunks as a fallback, with
+spans that only repeat the question dropped and spans far from the question's words penalised.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from assistant.answering.extractive.patterns import entities, np_span, pattern_spans, trim
+from assistant.answering.extractive.question import Question
+from assistant.answering.extractive.text import stem
+
+_NP_FALLBACK = 0.1  # type score of a plain noun chunk when the question wants an entity
+_W_TREE = 0.3  # answer-span proximity to the question's words: in the parse tree ...
+_W_LIN = 0.3  # ... and in the word order
+_PRONOUNS = frozenset("he she it they him her them i we you this that these those who which".split())
+
+
+@dataclass
+class Candidate:
+    start: int  # character offsets in the sentence text
+    end: int
+    score: float
+    pattern: bool
+
+
+def _tree_distance(a, b) -> int:
+    """Edges between two tokens of one parse."""
+    up_a = [a] + list(a.ancestors)
+    pos = {t.i: d for d, t in enumerate(up_a)}
+    for d, t in enumerate([b] + list(b.ancestors)):
+        if t.i in pos:
+            return d + pos[t.i]
+    return 12
+
+
+def candidates(q: Question, doc) -> list[Candidate]:
+    """Scored answer spans of one parsed sentence, best first."""
+    ents = entities(doc)
+    focus = q.focus
+    ask = set(q.terms) - {focus} | set(q.target)  # words the answer must not merely repeat
+    matched = [t for t in doc if not t.is_stop and stem(t.text) in ask]
+    untyped = not q.labels and q.kind in ("what", "which", "blank")
+    spans: dict[tuple[int, int], list[float]] = {}  # (i, j) -> [type, pattern]
+
+    def add(i: int, j: int, typ: float = 0.0, pat: float = 0.0) -> None:
+        if j < i:
+            return
+        cur = spans.setdefault((i, j), [0.0, 0.0])
+        cur[0] = max(cur[0], typ)
+        cur[1] = max(cur[1], pat)
+
+    wants_name = untyped and bool(_NAME_Q.search(q.text))
+    for ei, ej, label in ents:
+        if q.labels:
+            typ = q.labels.get(label, 0.0)
+        elif untyped:  # "what did officials find?": a name or thing, rarely a bare date or number
+            typ = 0.6 if wants_name else 0.1 if label in _NUMERIC_LABELS else 0.3
+        else:
+            typ = 0.0
+        add(ei, ej, typ=typ)
+    for i, j, bonus in pattern_spans(q, doc):
+        typ = 0.0
+        for ei, ej, label in ents:
+            if ei >= i and ej <= j:
+                typ = max(typ, q.labels.get(label, 0.0) * 0.8)
+        add(i, j, typ=typ, pat=bonus)
+        if q.role == "copula":
+            continue
+        # The typed entity inside a pattern span is itself a good, shorter answer.
+        for ei, ej, label in ents:
+            if ei >= i and ej <= j and q.labels.get(label, 0.0) > 0:
+                add(ei, ej, typ=q.labels[label], pat=bonus * 0.8)
+    if q.wants_short and q.kind not in ("why", "how"):
+        for nc in doc.noun_chunks:
+            typ = _NP_FALLBACK if not untyped else 0.25
+            pat = 0.0
+            if focus and stem(nc.root.text) == focus and q.kind not in _NUMERIC_KINDS:
+                typ, pat = max(typ, 0.7), 0.6
+            if wants_name and nc.root.pos_ == "PROPN":
+                typ = max(typ, 0.5)
+            add(nc.start, nc.end - 1, typ=typ, pat=pat)
+            # "continuous input of sediment": keep an of-phrase that follows the chunk
+            nxt = doc[nc.end] if nc.end < len(doc) else None
+            if nxt is not None and nxt.lower_ == "of" and nxt.head is nc.root:
+                pobj = next((c for c in nxt.children if c.dep_ == "pobj"), None)
+                if pobj is not None:
+                    i, j = np_span(pobj)
+                    if j - nc.start < 8:
+                        add(nc.start, j, typ=typ, pat=pat)
+    named: set[int] = set()  # focus nouns followed by a name: "the drug Narcan" answers with the name
+    if focus:
+        for t in doc:
+            if stem(t.text) == focus:
+                for c in t.children:
+                    if c.dep_ == "nummod" and q.kind in ("count", "amount"):
+                        for ei, ej, _label in ents:
+                            if ei <= c.i <= ej:
+                                add(ei, ej, typ=1.0, pat=1.0)
+                        add(*trim(doc, c.left_edge.i, c.i), typ=0.8, pat=1.0)
+                    if c.dep_ == "compound" and c.pos_ == "PROPN":
+                        add(*trim(doc, c.left_edge.i, c.i), typ=0.5, pat=0.3)
+                    if c.dep_ == "appos" and c.pos_ == "PROPN" and c.right_edge.i - c.left_edge.i < 6:
+                        add(*trim(doc, c.left_edge.i, c.right_edge.i), typ=0.9, pat=0.8)
+                # "the overdose reversal drug Narcan": the name right after the focus noun
+                end = t.i + 1
+                while end < len(doc) and doc[end].pos_ == "PROPN" and end - t.i <= 5:
+                    end += 1
+                if end > t.i + 1:
+                    add(t.i + 1, end - 1, typ=0.9, pat=0.8)
+                    named.add(t.i)
+    out: list[Candidate] = []
+    for (i, j), (typ, pat) in spans.items():
+        if typ <= 0 and pat <= 0:
+            continue
+        toks = doc[i : j + 1]
+        words = [t for t in toks if not t.is_punct]
+        if not words or (len(words) == 1 and words[0].lower_ in _PRONOUNS):
+            continue
+        content = [t for t in words if (not t.is_stop or t.like_num) and stem(t.text) != focus]
+        if not content:
+            continue
+        overlap = sum(1 for t in content if stem(t.text) in ask) / len(content)
+        if overlap >= 0.999:
+            continue
+        if matched:
+            root = toks.root
+            dist = min(_tree_distance(root, m) for m in matched)
+            lin = min(min(abs(m.i - i), abs(m.i - j)) for m in matched)
+        else:
+            dist = lin = 12
+        prox = _W_TREE * math.exp(-dist / 3.0) + _W_LIN * math.exp(-lin / 8.0)
+        length_pen = 0.04 * max(0, len(words) - 6) + (1.0 if toks.root.i in named else 0.0)
+        score = 2.0 * typ + pat + prox - 1.5 * overlap - length_pen + _shape(q, toks.text)
+        out.append(Candidate(toks[0].idx, toks[-1].idx + len(toks[-1].text), score, pat > 0))
+    out.sort(key=lambda c: (-c.score, c.start, c.end))
+    return out
+
+
+_MONTHS = frozenset(
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec".split()
+)
+_NUMBER_WORDS = frozenset(
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety "
+    "hundred hundreds thousand thousands million millions billion billions trillion dozen dozens "
+    "half several".split()
+)
+_NUMERIC_KINDS = frozenset({"count", "amount", "measure", "duration", "age"})
+_NUMERIC_LABELS = frozenset({"DATE", "TIME", "CARDINAL", "ORDINAL", "PERCENT", "MONEY", "QUANTITY"})
+_NAME_Q = re.compile(r"\b(name|named|called|known as|titled|title)\b", re.I)
+
+
+def _shape(q: Question, text: str) -> float:
+    """Penalty for spans whose surface cannot be the asked-for thing (a year without 4 digits)."""
+    low = text.lower()
+    words = set(re.findall(r"[a-z]+", low))
+    has_number = bool(re.search(r"\d", low)) or bool(words & _NUMBER_WORDS)
+    if q.focus == "year":
+        return 0.0 if re.search(r"\b\d{4}s?\b", low) else -2.0
+    if q.focus == "month":
+        return 0.0 if words & _MONTHS else -2.0
+    if q.kind == "age":
+        return 0.0 if has_number and not words & _MONTHS else -1.0
+    if q.kind in _NUMERIC_KINDS:
+        return 0.0 if has_number else -0.8
+    return 0.0

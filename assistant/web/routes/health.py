@@ -1,0 +1,19 @@
+"""`GET /api/health`: is the server answering, and do its two indexes agree. A probe (a load balancer,
+`app.py` commands beside a server) needs it apart from the documents it counts."""
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from assistant import services
+from assistant.web.deps import EngineDep
+from assistant.web.errors import API_ERRORS
+
+router = APIRouter(prefix="/api", tags=["api"], responses=API_ERRORS)
+
+
+@router.get("/health")
+def get_health(engine: EngineDep, full: bool = False) -> dict[str, Any]:
+    """Document and passage counts and whether the vector index matches the catalog (`index`; by count,
+    or with `full=true` id by id); 503 when the vector store cannot be reached."""
+    return services.health(engine, full)
