@@ -110,16 +110,16 @@ def cmd_delete(args) -> int:
     return 1 if missing else 0
 
 
-def _print_answer(result: dict) -> None:
-    if result["standalone_question"] != result["question"]:
-        print(f"(searched for: {result['standalone_question']})")
-    print(result["answer"])
-    if result["short_answer"]:
-        print(f"short answer: {result['short_answer']}")
-    for c in result["citations"]:
-        print(f"  [{c['n']}] {c['title']} ({c['source']}{', ' + c['published'] if c['published'] else ''})")
-        print(f"      \"{c['evidence']}\"")
-    print(f"  ({result['mode']}, {result['timings']['total_ms']:.0f} ms)")
+def _print_answer(answer) -> None:
+    if answer.standalone_question != answer.question:
+        print(f"(searched for: {answer.standalone_question})")
+    print(answer.answer)
+    if answer.short_answer:
+        print(f"short answer: {answer.short_answer}")
+    for c in answer.citations:
+        print(f"  [{c.n}] {c.title} ({c.source}{', ' + c.published if c.published else ''})")
+        print(f"      \"{c.evidence}\"")
+    print(f"  ({answer.mode}, {answer.timings.get('total_ms', 0):.0f} ms)")
 
 
 def cmd_ask(args) -> int:
@@ -134,12 +134,12 @@ def cmd_ask(args) -> int:
         filters = Filters(sources=args.source, published_from=args.published_from, published_to=args.published_to)
     index = _index(settings, "ask")
     if _is_remote(index):
-        ask = index.ask
+        ask = index.answer
     else:
         engine = AnswerEngine.from_settings(settings, index=index)
         if ensure_sample(engine.index, settings.sample_path):
             print(f"the index was empty: indexed the bundled sample from {settings.sample_path}", file=sys.stderr)
-        ask = engine.ask
+        ask = engine.answer
     questions = [args.question] if args.question else (line.strip() for line in sys.stdin)
     history: list = []
     status = 0
@@ -147,17 +147,17 @@ def cmd_ask(args) -> int:
         if not question:
             continue
         try:
-            result = ask(question, history=history if args.follow_up else None, k=args.k, filters=filters)
+            answer = ask(question, history=history if args.follow_up else None, k=args.k, filters=filters)
         except AssistantError as exc:
             print(json.dumps({"question": question, "error": str(exc)}) if args.json else f"error: {exc}")
             status = 1
             continue
         if args.follow_up:
-            history.append([question, result["answer"]])
+            history.append([question, answer.answer])
         if args.json:
-            print(json.dumps(result, ensure_ascii=False), flush=True)
+            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
         else:
-            _print_answer(result)
+            _print_answer(answer)
             print(flush=True)
     return status
 

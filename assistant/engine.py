@@ -119,7 +119,7 @@ class AnswerEngine:
     def stream(self, question: str, history: list | None = None, k: int | None = None,
                filters: Filters | None = None) -> Iterator[dict]:
         """Events: `rewrite` (standalone question), `token` (answer text pieces), and last `answer`,
-        which carries the `Answer` as `answer` and its JSON contract as `data`.
+        which carries the typed `Answer` that every edge renders.
 
         Every input is bounded here, so every edge gets the same limits: see `bounded_history`, and
         a rewrite that is empty or longer than MAX_QUESTION_CHARS is dropped for the question itself."""
@@ -162,7 +162,7 @@ class AnswerEngine:
         answer = self._final(question, standalone, passages, draft, timings)
         if not live:
             yield {"event": "token", "text": answer.answer}
-        yield {"event": "answer", "answer": answer, "data": answer.to_dict()}
+        yield {"event": "answer", "answer": answer}
 
     def _final(self, question: str, standalone: str, passages: list[RetrievedPassage], draft: Draft,
                timings: dict[str, float]) -> Answer:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 
 import httpx
 
+from assistant.answering.base import Answer
 from core.errors import AssistantError, LoadError, StoreUnavailable
 from index.documents import Article
 from index.ingest import IngestSummary
@@ -90,7 +91,7 @@ class RemoteIndex:
             raise
         return True
 
-    def ask(self, question: str, history: list | None = None, k: int | None = None, filters=None) -> dict:
+    def answer(self, question: str, history: list | None = None, k: int | None = None, filters=None) -> Answer:
         body: dict = {"question": question}
         if history:
             body["history"] = [{"role": role, "content": text} for pair in history for role, text in zip(("user", "assistant"), pair)]
@@ -98,7 +99,7 @@ class RemoteIndex:
             body["k"] = k
         if filters:
             body["filters"] = {key: value for key, value in filters.as_kwargs().items() if value}
-        return self._call("POST", "/api/ask", json=body)
+        return Answer.from_dict(self._call("POST", "/api/ask", json=body))
 
     def check(self) -> dict:
         return self._call("GET", "/api/health", params={"full": "true"})["index"]

@@ -1,7 +1,7 @@
 """The one settings object. Every knob has a default that works offline.
 
 Values come from keyword arguments, then `NEWSQA_*` environment variables, then a `.env` file.
-The README's settings table lists every field; `tests/test_settings.py` checks that it does.
+The README's settings table lists every field; `tests/unit/test_settings.py` checks that it does.
 """
 
 import json

@@ -1,25 +1,16 @@
-"""Shared fixtures: fake and real embeddings, indexes in per-test temp dirs, a real `chroma run` server."""
+"""Shared fixtures: fake and real embeddings, indexes in per-test temp dirs, the real app and a real
+`chroma run` server; and, at the end of every run, the table of reliability probes. Helpers that are
+not fixtures are in tests/support.py."""
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "samples" / "articles" / "raqqa_convoy.txt"
+from tests.support import ChromaServer, LiveServer, make_settings
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -57,7 +48,6 @@ def fake_index(settings, fake_embeddings):
 def app(tmp_path_factory):
     """The server app with the real engine on the bundled sample, one per test module."""
     from assistant.web.app import build_app
-    from tests.live_server import make_settings
 
     return build_app(make_settings(tmp_path_factory.mktemp("app-data")))
 
@@ -65,44 +55,20 @@ def app(tmp_path_factory):
 @pytest.fixture(scope="module")
 def server(app):
     """`app` served by uvicorn on a loopback port."""
-    from tests.live_server import LiveServer
-
     with LiveServer(app) as server:
         yield server
 
 
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory):
-    """A real `chroma run` server on a loopback port, for the whole session."""
-    chroma = Path(sys.executable).parent / "chroma"
-    assert chroma.exists(), "the chroma CLI comes with the chromadb package"
-    port = free_port()
+    """A real `chroma run` server on a loopback port, for the whole session: (host, port)."""
     path = tmp_path_factory.mktemp("chroma-server")
-    log = open(path / "server.log", "wb")
-    process = subprocess.Popen([str(chroma), "run", "--path", str(path / "db"), "--host", "127.0.0.1", "--port", str(port)],
-                               stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            assert process.poll() is None, (path / "server.log").read_text()
-            time.sleep(0.2)
-    else:
-        process.kill()
-        raise AssertionError("chroma run did not start listening within 60 s")
-    yield ("127.0.0.1", port)
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+    with ChromaServer(path) as chroma:
+        yield (chroma.host, chroma.port)
     shutil.rmtree(path, ignore_errors=True)
 
 
-# --- the reliability table (tests/test_reliability.py) ------------------------------------------
+# --- the reliability table (tests/integration/test_reliability.py) ------------------------------
 # Each probe is recorded as a user property of its test ("reliability_probe", {category, tried,
 # expected, happened, held}); pytest carries user properties on every report (and into JUnit XML),
 # so the whole session's probes are collected here, at the end of the run, whatever failed.

@@ -132,6 +132,12 @@ class Answer:
     mode: str
     timings: dict[str, float]  # milliseconds by stage
 
+    @classmethod
+    def from_dict(cls, contract: dict) -> Answer:
+        """The JSON contract read back (`app.py ask` beside a server gets it over HTTP)."""
+        values = {**contract, "citations": [Citation(**c) for c in contract["citations"]]}
+        return cls(**{name: values[name] for name in cls.__dataclass_fields__})
+
     def to_dict(self) -> dict:
         """The JSON contract: these keys in this order, confidence to 4 places, timings to 2."""
         return {

@@ -21,7 +21,7 @@ from pathlib import Path
 import gradio as gr
 
 from assistant import feedback, services
-from assistant.answering.base import NOT_FOUND
+from assistant.answering.base import NOT_FOUND, Answer, Citation
 from assistant.engine import AnswerEngine
 from core.errors import AssistantError
 from core.settings import Settings
@@ -55,25 +55,25 @@ def esc(text: object) -> str:
     return html.escape("" if text is None else str(text), quote=True)
 
 
-def answer_html(contract: dict) -> str:
+def answer_html(answer: Answer) -> str:
     """The chat bubble: answer with [n] markers, then a discreet timing and the rewritten question."""
-    if contract["abstained"]:
+    if answer.abstained:
         body = f'<div class="newsqa-notfound">{esc(NOT_FOUND)}</div>'
     else:
-        text = esc(contract["answer"]).replace("\n", "<br>")
+        text = esc(answer.answer).replace("\n", "<br>")
         body = re.sub(r"\[(\d+)\]", r'<span class="newsqa-ref">[\1]</span>', text)
-        if contract.get("short_answer"):
-            body = f'<div class="newsqa-short">{esc(contract["short_answer"])}</div>{body}'
-    meta = f"answered in {contract['timings'].get('total_ms', 0):.0f} ms"
-    if contract["standalone_question"] != contract["question"]:
-        meta += f" · searched for “{esc(contract['standalone_question'])}”"
+        if answer.short_answer:
+            body = f'<div class="newsqa-short">{esc(answer.short_answer)}</div>{body}'
+    meta = f"answered in {answer.timings.get('total_ms', 0):.0f} ms"
+    if answer.standalone_question != answer.question:
+        meta += f" · searched for “{esc(answer.standalone_question)}”"
     return f'{body}<div class="newsqa-meta">{meta}</div>'
 
 
-def highlighted_passage(citation: dict) -> str:
+def highlighted_passage(citation: Citation) -> str:
     """The passage, escaped, with the evidence sentence in <mark> (found by offset, else by search)."""
-    passage, evidence = citation["passage"], citation["evidence"]
-    at = citation["start"] - citation["passage_start"]
+    passage, evidence = citation.passage, citation.evidence
+    at = citation.start - citation.passage_start
     if not (0 <= at and passage[at : at + len(evidence)] == evidence):
         at = passage.find(evidence)
     if at < 0 or not evidence:
@@ -82,23 +82,23 @@ def highlighted_passage(citation: dict) -> str:
     return f"{esc(passage[:at])}<mark>{esc(evidence)}</mark>{esc(passage[end:])}"
 
 
-def card_html(citation: dict) -> str:
-    meta = " · ".join(esc(part) for part in (citation["source"], citation.get("published")) if part)
+def card_html(citation: Citation) -> str:
+    meta = " · ".join(esc(part) for part in (citation.source, citation.published) if part)
     return (
-        f'<div class="newsqa-card" data-n="{int(citation["n"])}">'
-        f'<div class="newsqa-card-title">[{int(citation["n"])}] {esc(citation["title"])}</div>'
+        f'<div class="newsqa-card" data-n="{int(citation.n)}">'
+        f'<div class="newsqa-card-title">[{int(citation.n)}] {esc(citation.title)}</div>'
         f'<div class="newsqa-card-meta">{meta}</div>'
         f'<p class="newsqa-passage">{highlighted_passage(citation)}</p></div>'
     )
 
 
-def sources_html(contract: dict | None) -> str:
-    if not contract:
+def sources_html(answer: Answer | None) -> str:
+    if not answer:
         return ""
-    if contract["abstained"] or not contract["citations"]:
+    if answer.abstained or not answer.citations:
         return f'<div class="newsqa-sources"><div class="newsqa-notfound">{esc(NOT_FOUND)}</div></div>'
-    cards = "".join(card_html(c) for c in contract["citations"])
-    return f'<div class="newsqa-sources"><h4>Sources for “{esc(contract["question"])}”</h4>{cards}</div>'
+    cards = "".join(card_html(c) for c in answer.citations)
+    return f'<div class="newsqa-sources"><h4>Sources for “{esc(answer.question)}”</h4>{cards}</div>'
 
 
 def plain_history(messages: list | None) -> list[dict]:
@@ -148,10 +148,10 @@ def make_chat(engine: AnswerEngine) -> Callable[..., Iterator[tuple]]:
                     text += event["text"]
                     messages[-1] = {"role": "assistant", "content": esc(text)}
                 elif event["event"] == "answer":
-                    contract = event["data"]
-                    messages[-1] = {"role": "assistant", "content": answer_html(contract)}
-                    answers[len(messages) - 1] = contract
-                    yield "", messages, sources_html(contract), answers
+                    answer = event["answer"]
+                    messages[-1] = {"role": "assistant", "content": answer_html(answer)}
+                    answers[len(messages) - 1] = answer
+                    yield "", messages, sources_html(answer), answers
                     return
                 yield "", messages, gr.skip(), answers
         except AssistantError as exc:
@@ -164,11 +164,11 @@ def make_chat(engine: AnswerEngine) -> Callable[..., Iterator[tuple]]:
 def make_like(settings: Settings) -> Callable[..., None]:
     def like(answers: dict | None, data: gr.LikeData) -> None:
         index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
-        contract = (answers or {}).get(index)
-        if contract is None or data.liked not in (True, False):  # a user message, or a like taken back
+        answer = (answers or {}).get(index)
+        if answer is None or data.liked not in (True, False):  # a user message, or a like taken back
             return
-        feedback.record(settings.data_dir, contract["question"], contract["answer"], "up" if data.liked else "down",
-                        via="chat", citations=[{k: c[k] for k in ("doc_id", "start", "end")} for c in contract["citations"]])
+        feedback.record(settings.data_dir, answer.question, answer.answer, "up" if data.liked else "down", via="chat",
+                        citations=[{"doc_id": c.doc_id, "start": c.start, "end": c.end} for c in answer.citations])
         gr.Info("Thanks — your feedback was saved.")
 
     return like

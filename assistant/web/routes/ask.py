@@ -1,7 +1,8 @@
 """`POST /api/ask` and `POST /api/ask/stream`: a question in, the engine's answer contract out, as JSON
 or as server-sent events.
 
-Routes only validate the request and call the engine; the answer is returned as the engine made it.
+Routes only validate the request and call the engine; the engine's typed `Answer` is rendered as JSON
+(`Answer.to_dict`), and the same dataclass documents the response in the OpenAPI schema.
 Project exceptions (`core.errors`) propagate to the handlers in `assistant.web.errors`.
 """
 
@@ -14,6 +15,7 @@ from fastapi import APIRouter
 from fastapi.sse import EventSourceResponse, format_sse_event
 from pydantic import BaseModel, ConfigDict, Field
 
+from assistant.answering.base import Answer
 from assistant.web.deps import EngineDep, FiltersIn
 from assistant.web.errors import API_ERRORS, stream_failure
 
@@ -43,33 +45,6 @@ class AskRequest(BaseModel):
         }
 
 
-class Citation(BaseModel):
-    n: int
-    doc_id: str
-    title: str
-    source: str
-    published: str | None
-    passage: str
-    passage_start: int
-    evidence: str = Field(description="The cited sentence: the document's `text[start:end]`.")
-    start: int
-    end: int
-
-
-class Answer(BaseModel):
-    """The answer contract (documentation only: the engine's dict is returned unchanged)."""
-
-    question: str
-    standalone_question: str
-    answer: str = Field(description="Answer text with [n] markers pointing into `citations`.")
-    short_answer: str | None
-    abstained: bool
-    confidence: float
-    citations: list[Citation]
-    mode: str
-    timings: dict[str, float]
-
-
 def sse_events(events: Iterable[dict]) -> Iterator[bytes]:
     """Engine events as SSE: `event: rewrite|token|answer`, JSON data. Any failure midway (the 200 has
     gone out) ends the stream with an `error` event {"error": message} instead of a cut connection:
@@ -77,7 +52,7 @@ def sse_events(events: Iterable[dict]) -> Iterator[bytes]:
     try:
         for event in events:
             name = event["event"]
-            data = event["data"] if name == "answer" else {k: v for k, v in event.items() if k != "event"}
+            data = event["answer"].to_dict() if name == "answer" else {k: v for k, v in event.items() if k != "event"}
             yield format_sse_event(event=name, data_str=json.dumps(data, ensure_ascii=False))
     except Exception as exc:
         yield format_sse_event(event="error", data_str=json.dumps({"error": stream_failure(exc, "/api/ask/stream")}))
@@ -86,7 +61,7 @@ def sse_events(events: Iterable[dict]) -> Iterator[bytes]:
 @router.post("/ask", responses={200: {"model": Answer}})
 def ask(body: AskRequest, engine: EngineDep) -> dict[str, Any]:
     """Answer a question from the loaded articles, with citations."""
-    return engine.ask(**body.engine_args())
+    return engine.answer(**body.engine_args()).to_dict()
 
 
 # Not `response_class=EventSourceResponse`: FastAPI then iterates whatever the route returns, and this

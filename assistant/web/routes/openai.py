@@ -27,6 +27,7 @@ from openai.types import Model
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import BaseModel, ConfigDict, Field
 
+from assistant.answering.base import Answer
 from assistant.engine import AnswerEngine
 from assistant.web.deps import EngineDep, FiltersIn
 from assistant.web.errors import OPENAI_ERRORS, stream_failure
@@ -83,19 +84,20 @@ def model_id(engine: AnswerEngine) -> str:
     return f"newsqa-{engine.answerer.mode}"
 
 
-def sources_text(contract: dict) -> str:
+def sources_text(answer: Answer) -> str:
     """The "Sources:" list appended to the content: [n] title — source (date): "evidence"."""
-    if contract["abstained"] or not contract["citations"]:
+    if answer.abstained or not answer.citations:
         return ""
     lines = []
-    for c in contract["citations"]:
-        date = f" ({c['published']})" if c.get("published") else ""
-        lines.append(f"[{c['n']}] {c['title']} — {c['source']}{date}: \"{c['evidence']}\"")
+    for c in answer.citations:
+        date = f" ({c.published})" if c.published else ""
+        lines.append(f"[{c.n}] {c.title} — {c.source}{date}: \"{c.evidence}\"")
     return "\n\nSources:\n" + "\n".join(lines)
 
 
-def extras(contract: dict) -> dict:
+def extras(answer: Answer) -> dict:
     """The fields no OpenAI type has: the citations, and the whole answer contract."""
+    contract = answer.to_dict()
     return {"citations": contract["citations"], "newsqa": contract}
 
 
@@ -104,10 +106,10 @@ def dump(reply: ChatCompletion | ChatCompletionChunk | Model) -> dict[str, Any]:
     return reply.model_dump(mode="json", exclude_unset=True)
 
 
-def completion(contract: dict, model: str) -> ChatCompletion:
+def completion(answer: Answer, model: str) -> ChatCompletion:
     """The whole answer as one `chat.completion`; usage counts words, for want of the model's tokens."""
-    content = contract["answer"] + sources_text(contract)
-    prompt_words = len(contract["question"].split())
+    content = answer.answer + sources_text(answer)
+    prompt_words = len(answer.question.split())
     completion_words = len(content.split())
     return ChatCompletion(
         id=f"chatcmpl-{uuid.uuid4().hex}",
@@ -116,7 +118,7 @@ def completion(contract: dict, model: str) -> ChatCompletion:
         model=model,
         choices=[{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop", "logprobs": None}],
         usage={"prompt_tokens": prompt_words, "completion_tokens": completion_words, "total_tokens": prompt_words + completion_words},
-        **extras(contract),
+        **extras(answer),
     )
 
 
@@ -132,10 +134,10 @@ def chunks(events: Iterable[dict], model: str) -> Iterator[ChatCompletionChunk]:
         if event["event"] == "token" and event["text"]:
             yield chunk({"content": event["text"]})
         elif event["event"] == "answer":
-            contract = event["data"]
-            if sources := sources_text(contract):
+            answer = event["answer"]
+            if sources := sources_text(answer):
                 yield chunk({"content": sources})
-            yield chunk({}, "stop", **extras(contract))
+            yield chunk({}, "stop", **extras(answer))
 
 
 def sse_chunks(events: Iterable[dict], model: str) -> Iterator[bytes]:
@@ -166,7 +168,7 @@ def chat_completions(body: ChatRequest, engine: EngineDep) -> dict[str, Any] | E
     args = body.engine_args()
     model = model_id(engine)
     if not body.stream:
-        return dump(completion(engine.ask(**args), model))
+        return dump(completion(engine.answer(**args), model))
     events = engine.stream(**args)
     first = next(events)  # a bad question raises here, before the 200 goes out
     return EventSourceResponse(sse_chunks(itertools.chain([first], events), model), headers={"Cache-Control": "no-cache"})

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, SAMPLE
+from tests.support import ROOT, SAMPLE
 
 
 def run(*args, data_dir, stdin=None, fake=True):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from conftest import ROOT, free_port
+from tests.support import ROOT, free_port
 
 
 def children(pid: int) -> list[int]:

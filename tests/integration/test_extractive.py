@@ -1,9 +1,9 @@
-"""The offline extractive answerer on the bundled Reuters sample (real spaCy, no embedding model)."""
+"""The offline extractive answerer on the bundled Reuters sample (real spaCy, no embedding model).
+The sample as passages and the stand-in retriever are in tests/support.py: the pool tests use them too."""
 
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,43 +13,7 @@ from assistant.answering.extractive.answerer import ExtractiveResult, Extractor
 from assistant.answering.extractive.confidence import FEATURES, ConfidenceModel, calibrated_threshold
 from assistant.answering.extractive.text import content_stems
 from core.errors import ConfigError
-
-ROOT = Path(__file__).resolve().parent.parent
-ARTICLE = (ROOT / "samples" / "articles" / "raqqa_convoy.txt").read_text(encoding="utf-8")
-
-
-def passage(text: str, start: int, sentences: list[tuple[int, int]], score: float = 0.0) -> RetrievedPassage:
-    """A passage of one test article, as the retriever would hand it over."""
-    return RetrievedPassage(passage_id=f"p{start}", doc_id="d1", title="Test", source="test", published=None,
-                            text=text, start=start, sentences=list(sentences), score=score)
-
-
-def line_sentences(text: str) -> list[tuple[int, int]]:
-    """The sample holds one sentence a line."""
-    spans, pos = [], 0
-    for line in text.split("\n"):
-        if line.strip():
-            spans.append((pos, pos + len(line)))
-        pos += len(line) + 1
-    return spans
-
-
-def passages_of(text: str, per: int = 4, overlap: int = 1) -> list[RetrievedPassage]:
-    sents = line_sentences(text)
-    out = []
-    for first in range(0, len(sents), per - overlap):
-        group = sents[first : first + per]
-        out.append(passage(text[group[0][0] : group[-1][1]], group[0][0], group))
-        if first + per >= len(sents):
-            break
-    return out
-
-
-def retrieve(question: str, passages: list[RetrievedPassage], k: int = 5) -> list[RetrievedPassage]:
-    """A stand-in retriever: top k passages by shared words, scored like the real one hands over."""
-    words = set(re.findall(r"\w+", question.lower()))
-    ranked = sorted(passages, key=lambda p: -len(words & set(re.findall(r"\w+", p.text.lower()))))[:k]
-    return [passage(p.text, p.start, p.sentences, score=1.0 / (1 + i)) for i, p in enumerate(ranked)]
+from tests.support import ARTICLE, ROOT, passage, passages_of, retrieve
 
 
 @pytest.fixture(scope="module")

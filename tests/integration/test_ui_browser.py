@@ -12,9 +12,9 @@ from playwright.sync_api import expect, sync_playwright
 
 from assistant import feedback
 from assistant.web import ui
-from assistant.answering.base import NOT_FOUND
+from assistant.answering.base import NOT_FOUND, Answer
 from assistant.web.app import build_app
-from tests.live_server import EXPECTED, QUESTION, LiveServer, make_settings
+from tests.support import EXPECTED, QUESTION, LiveServer, make_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -147,14 +147,14 @@ def test_not_found_answer_is_styled_apart(browser, tmp_path):
 
 # --- the HTML helpers ---------------------------------------------------------------------------
 
-def contract(**changes) -> dict:
+def contract(**changes) -> Answer:
     citation = {"n": 1, "doc_id": "d1", "title": "<b>Title</b>", "source": "a.txt", "published": "2017-10-15",
                 "passage": "Before. <i>Evidence</i> here. After.", "passage_start": 100, "evidence": "<i>Evidence</i> here.",
                 "start": 108, "end": 129}
     base = {"question": "Who <u>?</u>", "standalone_question": "Who <u>?</u>", "answer": "<i>Evidence</i> here. [1]",
             "short_answer": None, "abstained": False, "confidence": 0.9, "citations": [citation], "mode": "extractive",
             "timings": {"total_ms": 23.4}}
-    return {**base, **changes}
+    return Answer.from_dict({**base, **changes})
 
 
 def test_answer_html_escapes_and_marks_references():

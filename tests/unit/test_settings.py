@@ -1,6 +1,5 @@
 from core.settings import Settings
-
-from conftest import ROOT
+from tests.support import ROOT
 
 
 def test_every_setting_is_documented_in_the_readme():

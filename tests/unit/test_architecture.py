@@ -10,9 +10,9 @@ prints the same report from the repository root.
 import ast
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import ROOT
+
 PACKAGES = ("core", "index", "assistant")
 MAX_LINES = 400
 REASON = "over 400 lines because"

@@ -9,8 +9,7 @@ import pytest
 from core.errors import LoadError
 from index.documents import Article
 from index.loaders import SUPPORTED_SUFFIXES, derive_title, load_bytes, load_paths, load_stream, parse_date
-
-SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "articles" / "raqqa_convoy.txt"
+from tests.support import SAMPLE
 
 
 def split(results):

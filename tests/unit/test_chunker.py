@@ -1,7 +1,6 @@
 from index.chunker import chunk_article, split_sentences
 from index.documents import Article
-
-from conftest import SAMPLE
+from tests.support import SAMPLE
 
 
 def test_sentences_are_exact_slices_and_respect_abbreviations():

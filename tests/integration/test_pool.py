@@ -12,7 +12,7 @@ import pytest
 from assistant.answering.extractive.answerer import Extractor
 from assistant.answering.pool import PooledExtractor
 from core.errors import AnswerFailed, AnswerTimeout
-from tests.test_extractive import ARTICLE, passages_of, retrieve
+from tests.support import ARTICLE, passages_of, retrieve
 
 QUESTIONS = ["Who brokered the deal?", "How many fighters left Raqqa?", "What is the capital of Australia?"]
 

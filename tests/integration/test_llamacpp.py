@@ -23,7 +23,7 @@ def test_llamacpp_mode_answers_with_a_valid_contract(tmp_path, minilm):
     ensure_sample(index, settings.sample_path)
     engine = AnswerEngine.from_settings(settings, index=index)
     events = list(engine.stream("Who brokered the deal?"))
-    result = events[-1]["data"]
+    result = events[-1]["answer"].to_dict()
     assert result["mode"] == "llamacpp"
     assert any(e["event"] == "token" for e in events)
     text = index.document(index.documents()[0]["doc_id"])["text"]

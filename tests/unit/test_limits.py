@@ -11,7 +11,7 @@ from assistant import condense
 from assistant.condense import rule_based
 from assistant.engine import MAX_HISTORY_CHARS, MAX_HISTORY_TURNS, MAX_QUESTION_CHARS, MAX_TURN_CHARS, AnswerEngine
 from core.errors import BadInput
-from tests.test_engine import FakeAnswerer, FakeRetriever, engine
+from tests.support import FakeAnswerer, FakeRetriever, engine
 
 CAPITALISED_RUN = " ".join(f"Word{i}" for i in range(1000))  # 1,000 capitalised words, ~7,900 characters
 

@@ -3,7 +3,7 @@ concurrency. Everything is real: the engine with MiniLM and spaCy, embedded Chro
 server for the outage), uvicorn on 127.0.0.1, answer worker processes, `app.py` subprocesses.
 
 Each probe is recorded as (category, what was tried, what was expected, what happened, held) on its
-test; `pytest_terminal_summary` in conftest.py prints the table at the end of every run, so CI's log
+test; `pytest_terminal_summary` in tests/conftest.py prints the table at the end of every run, so CI's log
 says what was tried and what held (with `-v`, every probe and what happened). A probe that raises is recorded as not held (never lost), every
 probe of a test runs, and the test then fails if any did not hold.
 """
@@ -11,19 +11,16 @@ probe of a test runs, and the test then fails if any did not hold.
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
 import pytest
 
-from conftest import ROOT, free_port
-from tests.live_server import EXPECTED, QUESTION, LiveServer
+from tests.support import EXPECTED, QUESTION, ROOT, ChromaServer, LiveServer
 
 KILL_MARKER = "zzreliabilitykill"  # a question holding this kills the answer worker that reads it
 CALLS_ENV = "NEWSQA_RELIABILITY_CALLS"  # file where the answer worker notes each question it begins
@@ -229,6 +226,7 @@ def test_bad_files_beside_a_good_one_are_reported_and_nothing_is_lost(server, ap
            upload_check("csv", [("bridges.csv", RUNAWAY_CSV)], ["bridges.csv|row 1"], 2, titles=("Bridge reopens",)))
 
     def html_is_text(summary, after):
+        from assistant.answering.base import Answer
         from assistant.web.ui import sources_html
 
         stored = [d for d in after.values() if d["source"] == "council.html"]
@@ -240,7 +238,7 @@ def test_bad_files_beside_a_good_one_are_reported_and_nothing_is_lost(server, ap
         json_reply = response.headers["content-type"].startswith("application/json")
         answer = client.post("/api/ask", json={"question": "When will work on the Port Elwyn harbour wall start?"}).json()
         cited = [c for c in answer["citations"] if c["doc_id"] == stored[0]["doc_id"]]
-        page = sources_html(answer)  # the chat page's source cards for this answer
+        page = sources_html(Answer.from_dict(answer))  # the chat page's source cards for this answer
         unescaped = [trace for trace in ("<script", "onerror=", "onload=") if trace in page]
         ok = not left and json_reply and "harbour wall" in document["text"] and cited and not unescaped
         return ok, (f"GET /api/documents/{{id}} -> {response.headers['content-type']}; title {document['title']!r} "
@@ -411,39 +409,13 @@ def test_bad_bodies_get_a_4xx_json_error_and_never_a_500_or_a_dropped_connection
 
 # --- faults ------------------------------------------------------------------------------------
 
-class ChromaServer:
-    """A `chroma run` of this test's own, stopped and started again on the same port and folder, as an
-    operator restarting Chroma would."""
-
-    def __init__(self, folder: Path, port: int):
-        self.folder, self.port, self.process = folder, port, None
-
-    def start(self) -> None:
-        chroma = Path(sys.executable).parent / "chroma"
-        self.process = subprocess.Popen([str(chroma), "run", "--path", str(self.folder), "--host", "127.0.0.1", "--port", str(self.port)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                assert self.process.poll() is None and time.monotonic() < deadline, "chroma run did not start"
-                time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-
-
 def test_a_chroma_outage_is_503_and_nothing_committed_is_lost(app, tmp_path, probe):
     from assistant.engine import AnswerEngine
     from assistant.web.app import build_app
     from index.store import ArticleIndex
 
     record = probe("faults")
-    chroma = ChromaServer(tmp_path / "chroma", free_port())
+    chroma = ChromaServer(tmp_path / "chroma")
     chroma.start()
     settings = app.state.settings.model_copy(update={"data_dir": tmp_path / "data", "chroma_host": "127.0.0.1",
                                                      "chroma_port": chroma.port, "sample_path": tmp_path / "no-samples"})

@@ -9,8 +9,7 @@ from core.settings import Settings
 from index.documents import Article
 from index.loaders import load_paths
 from index.store import ArticleIndex
-
-from conftest import SAMPLE
+from tests.support import SAMPLE
 
 
 def sample_article() -> Article:

@@ -6,10 +6,7 @@ The app is built once per module (loading the models takes seconds); tests that 
 
 import json
 import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,7 +18,7 @@ from assistant.web.app import build_app
 from assistant.web.auth import AuthThrottle
 from assistant.web.guards import Limits, uvicorn_options
 from index.store import ArticleIndex
-from tests.live_server import EXPECTED, QUESTION, sample_article
+from tests.support import EXPECTED, QUESTION, ChromaServer, LiveServer, sample_article
 
 CONTRACT_KEYS = {"question", "standalone_question", "answer", "short_answer", "abstained", "confidence", "citations", "mode", "timings"}
 CITATION_KEYS = {"n", "doc_id", "title", "source", "published", "passage", "passage_start", "evidence", "start", "end"}
@@ -313,8 +310,6 @@ SLOW = Limits(header_timeout_s=1.0, body_timeout_s=1.0)
 
 @pytest.fixture(scope="module")
 def slow_limits_server(app):
-    from tests.live_server import LiveServer
-
     with LiveServer(variant(app, limits=SLOW), **uvicorn_options(SLOW)) as server:
         yield server
 
@@ -443,43 +438,11 @@ def test_api_keys_guard_the_apis_and_the_chat_page(app):
 
 # --- an unreachable Chroma server --------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class ChromaProcess:
-    """A `chroma run` server of a test's own, so the test can stop it and start it again on the same
-    port and folder (as an operator restarting Chroma would)."""
-
-    def __init__(self, folder: Path, port: int):
-        self.folder, self.port, self.process = folder, port, None
-
-    def start(self) -> None:
-        chroma = Path(sys.executable).parent / "chroma"
-        self.process = subprocess.Popen([str(chroma), "run", "--path", str(self.folder), "--host", "127.0.0.1", "--port", str(self.port)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                assert self.process.poll() is None and time.monotonic() < deadline, "chroma run did not start"
-                time.sleep(0.2)
-
-    def stop(self) -> None:
-        self.process.kill()
-        self.process.wait(10)
-
-
 @pytest.fixture
 def chroma_process(tmp_path):
-    chroma = ChromaProcess(tmp_path / "chroma", free_port())
-    chroma.start()
-    yield chroma
-    chroma.stop()
+    """A `chroma run` server of this test's own, so the test can stop it and start it again."""
+    with ChromaServer(tmp_path / "chroma") as chroma:
+        yield chroma
 
 
 def remote_app(app, tmp_path, port: int):

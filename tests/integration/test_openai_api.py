@@ -9,7 +9,7 @@ import pytest
 from openai import OpenAI
 
 from assistant.web.app import build_app
-from tests.live_server import EXPECTED, QUESTION, LiveServer, make_settings
+from tests.support import EXPECTED, QUESTION, LiveServer, make_settings
 
 KEY = "test-key-1"
 

@@ -7,14 +7,13 @@ from `python -m bench.eval ...` (see BENCHMARKS.md), not from tests.
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bench import datasets, lib, metrics, perf, report
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 HAVE_EVAL_DATA = (datasets.eval_dir() / "squad2_500" / "queries.json").exists()
 needs_data = pytest.mark.skipif(not HAVE_EVAL_DATA, reason="the shared eval datasets are not beside the repository")
 

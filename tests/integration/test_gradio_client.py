@@ -4,7 +4,7 @@ import pytest
 from gradio_client import Client
 
 from assistant.web.app import build_app
-from tests.live_server import EXPECTED, QUESTION, LiveServer, make_settings
+from tests.support import EXPECTED, QUESTION, LiveServer
 
 
 def text_of(message: dict) -> str:

@@ -20,12 +20,10 @@ from core.settings import Settings
 from index import owner
 from index.loaders import load_paths
 from index.store import ArticleIndex
-
-from conftest import ROOT, SAMPLE, free_port
+from tests.support import ROOT, SAMPLE, free_port
 
 HOLD = """
-import sys, time
-sys.path.insert(0, {root!r})
+import time
 from index import owner
 owner.claim(__import__("pathlib").Path({data!r}), "test holder")
 print("held", flush=True)
@@ -43,9 +41,14 @@ def env():
     return {**os.environ, "NEWSQA_EMBEDDING_MODEL": "hash", "NEWSQA_ANSWER_WORKERS": "0", "NEWSQA_API_KEYS": "[]"}
 
 
+def in_the_checkout() -> dict:
+    """`subprocess` options that let a `python -c` child import the project, as pytest's `pythonpath` does here."""
+    return {"cwd": ROOT, "env": {**os.environ, "PYTHONPATH": str(ROOT)}}
+
+
 def hold_in_another_process(data_dir):
-    process = subprocess.Popen([sys.executable, "-c", HOLD.format(root=str(ROOT), data=str(data_dir))],
-                               stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, "-c", HOLD.format(data=str(data_dir))],
+                               stdout=subprocess.PIPE, text=True, **in_the_checkout())
     assert process.stdout.readline().strip() == "held"
     return process
 
@@ -72,12 +75,12 @@ def test_one_process_may_open_its_index_twice_and_close_lets_others_in(tmp_path)
     settings = Settings(data_dir=tmp_path / "data", embedding_model="hash", _env_file=None)
     first, second = ArticleIndex.from_settings(settings), ArticleIndex.from_settings(settings)
     first.close()
-    probe = subprocess.run([sys.executable, "-c", HOLD.format(root=str(ROOT), data=str(settings.data_dir)).replace("time.sleep(120)", "")],
-                           capture_output=True, text=True, timeout=60)
+    probe = subprocess.run([sys.executable, "-c", HOLD.format(data=str(settings.data_dir)).replace("time.sleep(120)", "")],
+                           capture_output=True, text=True, timeout=60, **in_the_checkout())
     assert probe.returncode != 0 and "DataDirBusy" in probe.stderr  # still held by `second`
     second.close()
-    probe = subprocess.run([sys.executable, "-c", HOLD.format(root=str(ROOT), data=str(settings.data_dir)).replace("time.sleep(120)", "")],
-                           capture_output=True, text=True, timeout=60)
+    probe = subprocess.run([sys.executable, "-c", HOLD.format(data=str(settings.data_dir)).replace("time.sleep(120)", "")],
+                           capture_output=True, text=True, timeout=60, **in_the_checkout())
     assert probe.returncode == 0, probe.stderr
 
 

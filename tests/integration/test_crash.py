@@ -10,8 +10,7 @@ import time
 
 from core.settings import Settings
 from index.store import ArticleIndex
-
-from conftest import ROOT, SAMPLE
+from tests.support import ROOT, SAMPLE
 
 
 def write_articles(folder, count):
