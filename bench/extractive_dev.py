@@ -1,11 +1,11 @@
 """Dev bench for the extractive answerer (assistant/answering/extractive/): what was tried, and the numbers.
 
-    .venv/bin/python bench/extractive_dev.py                  # SQuAD-2 500 + RealTime QA, ~40 s
-    .venv/bin/python bench/extractive_dev.py --limit 50       # a quick look: the first 50 questions of each
-    .venv/bin/python bench/extractive_dev.py --fit            # also refit the confidence weights (and print them)
-    .venv/bin/python bench/extractive_dev.py --write-weights  # refit, choose the threshold, rewrite weights.json
-    .venv/bin/python bench/extractive_dev.py --embed          # let the answerer consult MiniLM
-    .venv/bin/python bench/extractive_dev.py --latency [--data rtqa] [--embed]
+    .venv/bin/python -m bench.extractive_dev                  # SQuAD-2 500 + RealTime QA, ~40 s
+    .venv/bin/python -m bench.extractive_dev --limit 50       # a quick look: the first 50 questions of each
+    .venv/bin/python -m bench.extractive_dev --fit            # also refit the confidence weights (and print them)
+    .venv/bin/python -m bench.extractive_dev --write-weights  # refit, choose the threshold, rewrite weights.json
+    .venv/bin/python -m bench.extractive_dev --embed          # let the answerer consult MiniLM
+    .venv/bin/python -m bench.extractive_dev --latency [--data rtqa] [--embed]
 
 Data. SQuAD-2 500 (shared/eval/squad2_500): each paragraph is one article, cut by the project's
 chunker into 4-sentence passages (overlap 1), top 5 by BM25 on `index.text.content_tokens`.
@@ -85,24 +85,22 @@ import math
 import os
 import random
 import statistics
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from assistant.answering.base import RetrievedPassage
+from assistant.answering.extractive.answerer import Extractor
+from assistant.answering.extractive.confidence import FEATURES as CONFIDENCE_FEATURES
 
-from assistant.answering.base import RetrievedPassage  # noqa: E402
-from assistant.answering.extractive.answerer import Extractor  # noqa: E402
-from assistant.answering.extractive.confidence import FEATURES as CONFIDENCE_FEATURES  # noqa: E402
-from assistant.answering.extractive.confidence import WEIGHTS_PATH, ConfidenceModel  # noqa: E402
-from bench import metrics  # noqa: E402
-from index.chunker import chunk_article  # noqa: E402
-from index.documents import Article  # noqa: E402
-from index.text import content_tokens  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+from assistant.answering.extractive.confidence import WEIGHTS_PATH, ConfidenceModel
+from bench import metrics
+from index.chunker import chunk_article
+from index.documents import Article
+from index.text import content_tokens
 
 EVAL = Path(os.environ.get("NEWSQA_EVAL_DIR", ROOT.parent / "shared" / "eval"))
 OUT = ROOT / "bench" / "out"

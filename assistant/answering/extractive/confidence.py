@@ -55,10 +55,10 @@ class ConfidenceModel:
                         float(data["abstain_threshold"]), dict(data.get("provenance", {})))
         except (OSError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ConfigError(f"cannot read the extractive answerer's weights from {path}: {exc}; restore the file "
-                              "from the repository or refit it: python bench/extractive_dev.py --write-weights") from exc
+                              "from the repository or refit it: python -m bench.extractive_dev --write-weights") from exc
         if set(model.weights) != set(FEATURES):
             raise ConfigError(f"{path} has weights for {sorted(model.weights)} but the answerer computes "
-                              f"{sorted(FEATURES)}; refit: python bench/extractive_dev.py --write-weights")
+                              f"{sorted(FEATURES)}; refit: python -m bench.extractive_dev --write-weights")
         return model
 
     def confidence(self, features: dict[str, float]) -> float:
