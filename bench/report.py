@@ -17,7 +17,10 @@ from pathlib import Path
 from bench.lib import OUT, ROOT, read_json, targets
 
 _SCRIPT_COMMAND = re.compile(r"^python bench/(\w+)\.py\b")
+# Where a run wrote its JSON is not how to reproduce its figures: `report --out-dir` reads them there.
+_OUT_DIR = re.compile(r" --out-dir \S+")
 
+EARLIER_RUNS = Path(__file__).resolve().parent / "earlier_runs.md"
 EVAL_ORDER = ("realtimeqa", "squad2", "rgb", "rgb_counterfactual", "multihop")
 TITLES = {
     "realtimeqa": "RealTime QA (news, 10 weeks of 2023 with articles)",
@@ -30,7 +33,7 @@ TITLES = {
 
 def command(result: dict, default: str = "") -> str:
     """The command that re-runs a result, as a reader types it from the repository root."""
-    return _SCRIPT_COMMAND.sub(r"python -m bench.\1", result.get("command") or default)
+    return _OUT_DIR.sub("", _SCRIPT_COMMAND.sub(r"python -m bench.\1", result.get("command") or default))
 
 
 def f(value, digits: int = 3) -> str:
@@ -337,6 +340,9 @@ def build(out_dir: Path) -> str:
         lines += ["## Performance", "", render_perf(perf, heading="###")]
     else:
         lines += ["## Performance", "", "Not run yet: `python -m bench.perf`.", ""]
+    if EARLIER_RUNS.exists():  # sections whose commands were not re-run, kept to compare against
+        kept = re.sub(r"<!--.*?-->", "", EARLIER_RUNS.read_text(), flags=re.S).strip()
+        lines += ["## Earlier runs (not regenerated)", "", kept, ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
