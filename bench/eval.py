@@ -1,6 +1,9 @@
 """Answer-quality benchmark: ingest a dataset into a fresh index and ask every question through the
 same `AnswerEngine` the API uses.
 
+It is over 400 lines because every dataset goes through the one scoring loop here (retrieval,
+answer, short-answer and citation checks), which the report reads field by field.
+
     python -m bench.eval DATASET [--limit N] [--k 5] [--small-corpus] [--date-filter]
     DATASET: realtimeqa | squad2 | rgb | rgb_counterfactual | multihop | all
 

@@ -1,5 +1,8 @@
 """Dev bench for the extractive answerer (assistant/answering/extractive/): what was tried, and the numbers.
 
+It is over 400 lines because it is one experiment log: both datasets' loading, the per-question
+analysis, the confidence fit and the threshold report share their state and are read together.
+
     .venv/bin/python -m bench.extractive_dev                  # SQuAD-2 500 + RealTime QA, ~40 s
     .venv/bin/python -m bench.extractive_dev --limit 50       # a quick look: the first 50 questions of each
     .venv/bin/python -m bench.extractive_dev --fit            # also refit the confidence weights (and print them)

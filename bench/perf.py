@@ -1,5 +1,8 @@
 """Performance, side by side in one run: our pipeline vs the LangChain-tutorial baseline.
 
+It is over 400 lines because it is one side-by-side run: our pipeline's and the baseline's ingest,
+latency at each scale, served load and cold start share their inputs, padding and timers.
+
     python -m bench.perf [--quick] [--articles N] [--scales 20000,200000] [--questions N]
                          [--served-seconds 20] [--clients 8] [--skip-served] [--skip-cold-start]
 

@@ -1,5 +1,8 @@
 """The REST API through the ASGI app, with the real engine (MiniLM, spaCy, Chroma) on a temp data dir.
 
+It is over 400 lines because every /api route and the HTTP edge's guards are tested against one
+module-scoped app; split by route, each module would load the models again (15-25 s).
+
 The app is built once per module (loading the models takes seconds); tests that need other settings
 (upload limit, API keys, a Chroma server) build a second app around the same engine.
 """

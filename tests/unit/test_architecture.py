@@ -13,7 +13,7 @@ import sys
 
 from tests.support import ROOT
 
-PACKAGES = ("core", "index", "assistant")
+PACKAGES = ("core", "index", "assistant", "bench", "tests")
 MAX_LINES = 400
 REASON = "over 400 lines because"
 
