@@ -645,7 +645,7 @@ def test_questions_while_uploading_get_answers_whose_citations_point_into_their_
 
 
 def test_two_command_line_ingests_on_one_data_dir_then_check(tmp_path, probe):
-    """A server and the command line on one data directory are covered by tests/test_owner.py (a real
+    """A server and the command line on one data directory are covered by tests/integration/test_owner.py (a real
     `app.py serve` with `app.py ingest` beside it); this is the cheaper probe: two ingests at once."""
     record = probe("concurrency")
     env = {**os.environ, "NEWSQA_EMBEDDING_MODEL": "hash", "NEWSQA_ANSWER_WORKERS": "0", "NEWSQA_API_KEYS": "[]"}
