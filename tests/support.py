@@ -44,6 +44,35 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def start_serve(data_dir: Path, port: int, env: dict, log_path: Path, ready=lambda: True, timeout: float = 240.0):
+    """`python app.py serve` as a user starts it, returned once `/api/health` answers and `ready()` holds."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    log = open(log_path, "wb")
+    server = subprocess.Popen([sys.executable, "app.py", "serve", "--data-dir", str(data_dir), "--port", str(port)],
+                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server.log = log  # closed by the caller after the server stops
+    deadline = time.monotonic() + timeout
+    while True:
+        if server.poll() is not None:
+            log.close()
+            raise AssertionError(log_path.read_text()[-3000:])
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200 and ready():
+                return server
+        except (httpx.HTTPError, AttributeError):
+            pass
+        if time.monotonic() > deadline:
+            server.kill()
+            log.close()
+            raise AssertionError("the server did not come up")
+        time.sleep(0.5)
+
+
 def make_settings(data_dir: Path, **overrides) -> Settings:
     """Settings for a test: its own data dir, only the sample article, no `.env` and no NEWSQA_* env."""
     from core.settings import Settings

@@ -20,7 +20,7 @@ from core.settings import Settings
 from index import owner
 from index.loaders import load_paths
 from index.store import ArticleIndex
-from tests.support import ROOT, SAMPLE, free_port
+from tests.support import ROOT, SAMPLE, free_port, start_serve
 
 HOLD = """
 import time
@@ -114,21 +114,9 @@ def test_commands_beside_a_running_server_go_through_it_and_the_index_stays_whol
     data_dir, port = tmp_path / "data", free_port()
     write_articles(tmp_path / "cli", 40)
     write_articles(tmp_path / "upload", 30)
-    log = open(tmp_path / "server.log", "wb")
-    server = subprocess.Popen([sys.executable, "app.py", "serve", "--data-dir", str(data_dir), "--port", str(port)],
-                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = start_serve(data_dir, port, env, tmp_path / "server.log", ready=lambda: owner.current_holder(data_dir).url)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 240
-        while True:
-            assert server.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
-            try:
-                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200 and owner.current_holder(data_dir).url:
-                    break
-            except (httpx.HTTPError, AttributeError):
-                pass
-            assert time.monotonic() < deadline, "the server did not come up"
-            time.sleep(0.5)
 
         ingested = app("ingest", str(tmp_path / "cli"), "--json", data_dir=data_dir, env=env)
         assert ingested.returncode == 0, ingested.stderr
@@ -160,7 +148,7 @@ def test_commands_beside_a_running_server_go_through_it_and_the_index_stays_whol
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(60)
-        log.close()
+        server.log.close()
 
     index = ArticleIndex.from_settings(Settings(data_dir=data_dir, embedding_model="hash", _env_file=None))
     try:

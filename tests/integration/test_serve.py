@@ -3,14 +3,12 @@ answering the sample, and leaving no worker behind when stopped."""
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
-from tests.support import ROOT, free_port
+from tests.support import ROOT, free_port, start_serve
 
 
 def children(pid: int) -> list[int]:
@@ -30,21 +28,9 @@ def alive(pid: int) -> bool:
 def test_serve_answers_through_a_worker_process_and_stops_cleanly(tmp_path):
     port = free_port()
     env = {**os.environ, "NEWSQA_ANSWER_WORKERS": "1", "NEWSQA_API_KEYS": "[]"}
-    log = open(tmp_path / "server.log", "wb")
-    server = subprocess.Popen([sys.executable, "app.py", "serve", "--data-dir", str(tmp_path / "data"), "--port", str(port)],
-                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = start_serve(tmp_path / "data", port, env, tmp_path / "server.log")
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 240
-        while True:
-            assert server.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
-            try:
-                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the server did not come up"
-            time.sleep(0.5)
         answer = httpx.post(f"{base}/api/ask", json={"question": "Who brokered the deal?"}, timeout=60).json()
         assert answer["short_answer"] == "the council and tribal elders"
         assert "brokered" in answer["citations"][0]["evidence"]
@@ -54,7 +40,7 @@ def test_serve_answers_through_a_worker_process_and_stops_cleanly(tmp_path):
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(60)
-        log.close()
+        server.log.close()
     assert server.returncode in (0, -signal.SIGTERM)
     deadline = time.monotonic() + 20
     while [pid for pid in workers if alive(pid)] and time.monotonic() < deadline:
