@@ -16,7 +16,7 @@ LangChain's `Document` appears only where the retriever meets LangChain (`Hybrid
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -103,18 +103,8 @@ class Citation:
                    evidence.text, evidence.start, evidence.end)
 
     def to_dict(self) -> dict:
-        return {
-            "n": self.n,
-            "doc_id": self.doc_id,
-            "title": self.title,
-            "source": self.source,
-            "published": self.published,
-            "passage": self.passage,
-            "passage_start": self.passage_start,
-            "evidence": self.evidence,
-            "start": self.start,
-            "end": self.end,
-        }
+        """The JSON form: the fields in declaration order, which is the contract's order."""
+        return asdict(self)
 
 
 @dataclass
