@@ -140,6 +140,8 @@ def cmd_ask(args) -> int:
         if ensure_sample(engine.index, settings.sample_path):
             print(f"the index was empty: indexed the bundled sample from {settings.sample_path}", file=sys.stderr)
         ask = engine.answer
+    from assistant.condense import with_short_answer
+
     questions = [args.question] if args.question else (line.strip() for line in sys.stdin)
     history: list = []
     status = 0
@@ -153,7 +155,7 @@ def cmd_ask(args) -> int:
             status = 1
             continue
         if args.follow_up:
-            history.append([question, answer.answer])
+            history.append([question, with_short_answer(answer.answer, answer.short_answer)])
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
         else:
@@ -260,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question", nargs="?", help="the question (omit to read questions from stdin, one per line)")
     p.add_argument("--json", action="store_true", help="print the answer contract as JSON (one object per line)")
     p.add_argument("--k", type=int, help="passages to retrieve")
-    p.add_argument("--mode", dest="answer_mode", choices=["extractive", "openai", "llamacpp"], help="answer mode")
+    p.add_argument("--mode", dest="answer_mode", choices=["auto", "reader", "extractive", "openai", "llamacpp"], help="answer mode")
     p.add_argument("--follow-up", action="store_true", help="treat stdin questions as one conversation")
     p.add_argument("--source", action="append", help="only articles with this source (repeatable)")
     p.add_argument("--from", dest="published_from", type=_iso_date, help="only articles published on or after YYYY-MM-DD")
@@ -269,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("serve", cmd_serve, "Start the chat page and the APIs on one server.")
     p.add_argument("--host", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 7860)")
-    p.add_argument("--mode", dest="answer_mode", choices=["extractive", "openai", "llamacpp"], help="answer mode")
+    p.add_argument("--mode", dest="answer_mode", choices=["auto", "reader", "extractive", "openai", "llamacpp"], help="answer mode")
     return parser
 
 

@@ -1,8 +1,15 @@
 """Rewrite a follow-up question into a standalone one before retrieval.
 
-Without an LLM: when the question leans on a pronoun ("What did he say about the evacuation?"), the
-pronoun is replaced by the entity the previous turn was about (a name in the last question, else
-the last short answer). With an LLM: the `condense` prompt.
+Without an LLM: when the question leans on a pronoun, in any case ("What did he say about the
+evacuation?", "what did they agree to?"), the pronoun is replaced by what the previous turn was
+about: a name in the last question ("Who is Laila Mostafa?"), else the last short answer ("Who
+brokered the deal?" -> "the regional council"), else a name in the last answer. Answers carry
+their short answer on a first line `Short answer: ...` (the chat page, `/v1` and `ask --follow-up`
+write it so), which is how it is found again in a plain-text history.
+
+With a model (the reader, or an LLM mode): the `condense` prompt, and the rewrite is kept only if it
+still holds every content word of the question (a small model sometimes answers instead, or drops
+the point of the question); otherwise the rule-based rewrite is used.
 """
 
 import re
@@ -54,7 +61,10 @@ def rule_based(question: str, history: list | None) -> str:
     answered = [t["content"] for t in conversation if t["role"] == "assistant"]
     if not asked or not _PRONOUN.search(question):
         return question
-    names = _names(asked[-1]) or (_names(answered[-1].split("[")[0]) if answered else [])
+    names = _names(asked[-1])
+    if not names and answered:
+        short = short_answer_of(answered[-1])
+        names = [short] if short else _names(answered[-1].split("[")[0])
     if not names:
         return question
     subject = max(names, key=len)
@@ -66,6 +76,31 @@ def rule_based(question: str, history: list | None) -> str:
     return _PRONOUN.sub(replace, question, count=1)
 
 
+SHORT_ANSWER_PREFIX = "Short answer:"
+_SHORT_LINE = re.compile(rf"^\s*{SHORT_ANSWER_PREFIX}\s*(.+?)\s*$", re.M)
+
+
+def short_answer_of(answer: str) -> str | None:
+    """The short answer an answer turn carries on its `Short answer:` line, if it is name-sized."""
+    match = _SHORT_LINE.search(answer or "")
+    if not match:
+        return None
+    short = match.group(1).strip().rstrip(".")
+    return short if short and len(short.split()) <= MAX_NAME_WORDS and len(short) <= MAX_NAME_CHARS else None
+
+
+def with_short_answer(text: str, short_answer: str | None) -> str:
+    """An answer turn as written back into a history: its short answer first, on its own line."""
+    return f"{SHORT_ANSWER_PREFIX} {short_answer}\n\n{text}" if short_answer else text
+
+
+def keeps_content(question: str, rewrite: str) -> bool:
+    """Every content word of the question survives in the rewrite (pronouns are not content words)."""
+    from index.text import content_tokens
+
+    return set(content_tokens(question)) <= set(content_tokens(rewrite))
+
+
 def with_llm(question: str, history: list | None, chat) -> str:
     conversation = turns(history)
     if not conversation:
@@ -73,4 +108,6 @@ def with_llm(question: str, history: list | None, chat) -> str:
     lines = "\n".join(f"{t['role']}: {t['content']}" for t in conversation[-6:])[-CONDENSE_HISTORY_CHARS:]
     text = "".join(chat([{"role": "user", "content": prompts.render("condense", history=lines, question=question)}])).strip()
     text = text.splitlines()[0].strip() if text else ""
-    return text if 3 <= len(text) <= 500 else question
+    if not 3 <= len(text) <= 500 or not keeps_content(question, text):
+        return rule_based(question, history)
+    return text

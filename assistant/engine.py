@@ -2,7 +2,10 @@
 `Answer` (its `to_dict()` is the JSON contract) used by the chat page, the REST API, the
 OpenAI-compatible API and `app.py ask`."""
 
+import dataclasses
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 
 from assistant import condense
@@ -67,25 +70,30 @@ class AnswerEngine:
     `abstain_threshold` None uses the one fitted with the extractive confidence (weights.json)."""
 
     def __init__(self, retriever: HybridRetriever, answerer: Answerer, abstain_threshold: float | None = None,
-                 condenser=None, clock=time.perf_counter):
+                 condenser=None, clock=time.perf_counter, cache_size: int = 0):
         self.retriever = retriever
         self.answerer = answerer
-        self.abstain_threshold = calibrated_threshold() if abstain_threshold is None else abstain_threshold
+        if abstain_threshold is None:  # the answerer's own calibration (reader), else the extractive one
+            abstain_threshold = getattr(answerer, "abstain_threshold", None) or calibrated_threshold()
+        self.abstain_threshold = abstain_threshold
         self.condenser = condenser or condense.rule_based
         self.clock = clock
+        self.cache = AnswerCache(cache_size)
 
     @classmethod
     def from_settings(cls, settings: Settings, index: ArticleIndex | None = None) -> "AnswerEngine":
         index = index or ArticleIndex.from_settings(settings)
         index.check_embeddings()  # before any model loads: a mismatched index fails at once
         answerer = make_answerer(settings, index.embeddings)
+        # A reader or LLM answer costs a second or more; an extractive one less than the cache lookup saves.
+        cache_size = settings.answer_cache_size if answerer.mode != "extractive" else 0
         condenser = None
         if getattr(answerer, "chat", None) is not None:
             chat = answerer.chat
             condenser = lambda question, history: condense.with_llm(question, history, chat)  # noqa: E731
         retriever = HybridRetriever(index=index, k=settings.top_k, fetch_k=settings.fetch_k, lexical_weight=settings.lexical_weight,
                                     lexical_max_terms=settings.lexical_max_terms)
-        return cls(retriever, answerer, settings.abstain_threshold, condenser)
+        return cls(retriever, answerer, settings.abstain_threshold, condenser, cache_size=cache_size)
 
     @property
     def index(self) -> ArticleIndex:
@@ -145,38 +153,89 @@ class AnswerEngine:
         timings["condense_ms"] = (self.clock() - mark) * 1000
         yield {"event": "rewrite", "standalone_question": standalone}
 
+        key = self.cache.key(getattr(self.retriever, "index", None), standalone, k, filters)
+        if (hit := self.cache.get(key)) is not None:
+            timings["total_ms"] = (self.clock() - started) * 1000
+            answer = dataclasses.replace(hit, question=question, timings={**timings, "cached": 1.0})
+            yield {"event": "token", "text": condense.with_short_answer(answer.answer, answer.short_answer)}
+            yield {"event": "answer", "answer": answer}
+            return
+
         mark = self.clock()
         vector, passages, timings["embed_ms"] = self.retriever.retrieve(standalone, k=k, filters=filters)
         timings["retrieve_ms"] = (self.clock() - mark) * 1000  # the embedding included: it overlaps lexical search
 
         mark = self.clock()
         draft: Draft | None = None
-        live = self.answerer.mode != "extractive"  # an extractive answer is whole at once: send it after the abstain check
+        # An LLM writes its answer piece by piece; the other answers are article sentences, whole at
+        # once: they are sent after the abstain check.
+        live = getattr(self.answerer, "live_text", False)
         for piece in self.answerer.stream(standalone, passages, vector):
-            if isinstance(piece, Draft):
+            if isinstance(piece, Draft) and piece.provisional:  # the reader's evidence, before its short answer
+                timings["evidence_ms"] = (self.clock() - started) * 1000
+                shown = self._final(question, standalone, passages, piece, dict(timings), provisional=True)
+                yield {"event": "evidence", "answer": shown}
+            elif isinstance(piece, Draft):
                 draft = piece
             elif live:
                 yield {"event": "token", "text": piece}
         timings["answer_ms"] = (self.clock() - mark) * 1000
         timings["total_ms"] = (self.clock() - started) * 1000
         answer = self._final(question, standalone, passages, draft, timings)
-        if not live:
-            yield {"event": "token", "text": answer.answer}
+        if answer.mode == self.answerer.mode:  # not an answer given without a busy reader
+            self.cache.put(key, answer)
+        if not live:  # the answer as text: its short answer first, the way a history carries it
+            yield {"event": "token", "text": condense.with_short_answer(answer.answer, answer.short_answer)}
         yield {"event": "answer", "answer": answer}
 
     def _final(self, question: str, standalone: str, passages: list[RetrievedPassage], draft: Draft,
-               timings: dict[str, float]) -> Answer:
-        """The abstain decision, and citations for the evidence kept."""
-        abstained = draft.abstained or not draft.evidence or draft.confidence < self.abstain_threshold
+               timings: dict[str, float], provisional: bool = False) -> Answer:
+        """The abstain decision, and citations for the evidence kept. A provisional answer (the
+        reader's evidence, shown while it reads) has no short answer yet and is not yet judged."""
+        abstained = draft.abstained or not draft.evidence or (not provisional and draft.confidence < self.abstain_threshold)
         citations = [] if abstained else [Citation.of(n, passages[e.passage], e) for n, e in enumerate(draft.evidence, 1)]
         return Answer(
             question=question,
             standalone_question=standalone,
             answer=NOT_FOUND if abstained else draft.answer,
-            short_answer=None if abstained else draft.short_answer,
+            short_answer=None if abstained or provisional else draft.short_answer,
             abstained=abstained,
             confidence=draft.confidence,
             citations=citations,
-            mode=self.answerer.mode,
+            mode=draft.mode or self.answerer.mode,
             timings=timings,
         )
+
+
+class AnswerCache:
+    """Answers by (standalone question, k, filters, index generation), least recently used out first.
+    The generation changes with every write to the index, so an answer never outlives its evidence."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def key(self, index, question: str, k: int | None, filters: Filters | None) -> tuple | None:
+        if not self.size:
+            return None
+        generation = getattr(index, "generation", None)
+        return (question, k, repr(filters), generation() if generation else None)
+
+    def get(self, key: tuple | None) -> Answer | None:
+        if key is None:
+            return None
+        with self._lock:
+            answer = self._items.get(key)
+            if answer is not None:
+                self._items.move_to_end(key)
+            return answer
+
+    def put(self, key: tuple | None, answer: Answer) -> None:
+        if key is None:
+            return
+        with self._lock:
+            self._items[key] = answer
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)

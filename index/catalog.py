@@ -68,6 +68,8 @@ class Catalog:
         self.path = path
         self._local = threading.local()
         self._total: tuple[float, int] | None = None  # (when counted, passages): see passage_total
+        self._version_conn: sqlite3.Connection | None = None  # see data_version
+        self._version_lock = threading.Lock()
         # Switching a new file to WAL needs a moment alone with it, and SQLite answers "database is
         # locked" at once (no busy wait) when another process does the same, so openers take turns.
         # WAL is then a property of the file; later connections need not set it. This is not the
@@ -289,7 +291,19 @@ class Catalog:
         rare = [term for count, term in counted if count <= common * total]
         return (rare or [term for _, term in counted[:2]])[:keep]
 
+    def data_version(self) -> int:
+        """Changes whenever any connection (another thread's, another process's) commits a write:
+        SQLite's `PRAGMA data_version`, read on a connection of its own that never writes."""
+        with self._version_lock:
+            if self._version_conn is None:
+                self._version_conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            return int(self._version_conn.execute("PRAGMA data_version").fetchone()[0])
+
     def close(self) -> None:
+        with self._version_lock:
+            if self._version_conn is not None:
+                self._version_conn.close()
+                self._version_conn = None
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()

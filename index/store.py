@@ -336,6 +336,10 @@ class ArticleIndex:
 
     # --- reading ------------------------------------------------------------------------------
 
+    def generation(self) -> int:
+        """A number that changes whenever the index does (an answer cache keys on it)."""
+        return self.catalog.data_version()
+
     def documents(self) -> list[dict]:
         return self.catalog.documents()
 

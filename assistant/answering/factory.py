@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant.answering import llm
@@ -13,19 +16,65 @@ from core.errors import ConfigError
 if TYPE_CHECKING:
     from core.settings import Settings
 
-MODES = ("extractive", "openai", "llamacpp")
+MODES = ("auto", "reader", "extractive", "openai", "llamacpp")
+BUNDLED = "bundled:"
+log = logging.getLogger(__name__)
 
 
-def make_answerer(settings: Settings, embeddings=None) -> Answerer:
-    """The extractive answerer is always built: the LLM modes fall back to it, and take its short
-    answer and confidence. With `answer_workers` it runs in worker processes (see `pool.py`)."""
+def reader_missing(settings: Settings) -> str | None:
+    """Why the reader cannot run here (what to install), or None when it can."""
+    from assistant.answering.reader import models
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        return "llama-cpp-python is not installed: pip install -r requirements-llamacpp.txt"
+    name = settings.reader_model
+    if name.startswith(BUNDLED):
+        model = models.lookup(name[len(BUNDLED):])
+        return None if models.installed(model) else f"the reader model is not installed: {model.pip_names}"
+    return None if Path(name).expanduser().is_file() else f"reader_model {name!r} is not a file"
+
+
+def resolve_mode(settings: Settings) -> str:
+    """`auto` is the reader where it can run, the extractive answerer (with a logged reason) elsewhere."""
     mode = settings.answer_mode
     if mode not in MODES:
         raise ConfigError(f"unknown answer_mode {mode!r}; valid modes: {', '.join(MODES)}")
+    if mode != "auto":
+        return mode
+    missing = reader_missing(settings)
+    if missing:
+        log.warning("answering without the reader (extractive mode): %s", missing)
+        return "extractive"
+    return "reader"
+
+
+def reader_path(settings: Settings, progress: bool = True) -> Path:
+    """The reader's GGUF file, assembled from its packages first if it is a bundled one."""
+    from assistant.answering.reader import models
+
+    name = settings.reader_model
+    if not name.startswith(BUNDLED):
+        return Path(name).expanduser()
+    return models.assemble(models.lookup(name[len(BUNDLED):]), settings.model_cache_dir, progress=progress)
+
+
+def make_answerer(settings: Settings, embeddings=None) -> Answerer:
+    """The extractive answerer is always built: the other modes start from its evidence or fall
+    back to it. With `answer_workers` it runs in worker processes (see `pool.py`)."""
+    mode = resolve_mode(settings)
     embed = getattr(embeddings, "encode", None)
     extractor = PooledExtractor(settings.answer_workers) if settings.answer_workers else None
     extractive = ExtractiveAnswerer(extractor=extractor, embed=embed)
     if mode == "extractive":
         return extractive
+    if mode == "reader":
+        missing = reader_missing(settings)
+        if missing:
+            raise ConfigError(f"answer_mode=reader cannot run: {missing} (or use answer_mode=auto or extractive)")
+        from assistant.answering.reader.answerer import ReaderAnswerer
+        from assistant.answering.reader.runtime import LlamaReader
+
+        model = LlamaReader(reader_path(settings), threads=settings.reader_threads)
+        return ReaderAnswerer(model, extractive, busy_wait_s=settings.reader_wait_s)
     chat = llm.openai_chat(settings) if mode == "openai" else llm.llamacpp_chat(settings)
     return llm.LLMAnswerer(chat, extractive, mode=mode)

@@ -128,6 +128,8 @@ class LLMAnswerer:
     """The openai and llamacpp backends: the model writes, `check_answer` keeps what the passages
     support, and the extractive answer stands in when nothing is (and gives the short answer)."""
 
+    live_text = True  # the engine streams what the model writes as it writes it
+
     def __init__(self, chat: Chat, fallback: ExtractiveAnswerer, mode: str):
         self.chat = chat
         self.fallback = fallback

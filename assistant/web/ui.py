@@ -22,6 +22,7 @@ import gradio as gr
 
 from assistant import feedback, services
 from assistant.answering.base import NOT_FOUND, Answer, Citation
+from assistant.condense import with_short_answer
 from assistant.engine import AnswerEngine
 from core.errors import AssistantError
 from core.settings import Settings
@@ -55,15 +56,20 @@ def esc(text: object) -> str:
     return html.escape("" if text is None else str(text), quote=True)
 
 
-def answer_html(answer: Answer) -> str:
-    """The chat bubble: answer with [n] markers, then a discreet timing and the rewritten question."""
+def answer_html(answer: Answer, pending: bool = False) -> str:
+    """The chat bubble: answer with [n] markers, then a discreet timing and the rewritten question.
+    `pending`: the reader's evidence, shown while the short answer is still being read out of it."""
     if answer.abstained:
         body = f'<div class="newsqa-notfound">{esc(NOT_FOUND)}</div>'
     else:
         text = esc(answer.answer).replace("\n", "<br>")
         body = re.sub(r"\[(\d+)\]", r'<span class="newsqa-ref">[\1]</span>', text)
-        if answer.short_answer:
+        if pending:
+            body = f'<div class="newsqa-pending">Reading the evidence…</div>{body}'
+        elif answer.short_answer:
             body = f'<div class="newsqa-short">{esc(answer.short_answer)}</div>{body}'
+    if pending:
+        return f'{body}<div class="newsqa-meta">evidence in {answer.timings.get("evidence_ms", 0):.0f} ms</div>'
     meta = f"answered in {answer.timings.get('total_ms', 0):.0f} ms"
     if answer.standalone_question != answer.question:
         meta += f" · searched for “{esc(answer.standalone_question)}”"
@@ -109,9 +115,14 @@ def plain_history(messages: list | None) -> list[dict]:
         if isinstance(content, list):  # a message may arrive as a list of parts
             content = " ".join(str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in content)
         text = re.sub(r'<div class="newsqa-meta">.*?</div>', "", str(content or ""), flags=re.S)
-        text = html.unescape(re.sub(r"<[^>]+>", " ", text))
+        # The short answer goes back on its own `Short answer:` line, where the follow-up rewrite looks for it.
+        short = re.search(r'<div class="newsqa-short">(.*?)</div>', text, flags=re.S)
+        text = re.sub(r'<div class="newsqa-short">.*?</div>', "", text, flags=re.S)
+        text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", text)).split())
+        if short:
+            text = with_short_answer(text, " ".join(html.unescape(re.sub(r"<[^>]+>", " ", short.group(1))).split()))
         role = message.get("role") if isinstance(message, dict) else getattr(message, "role", "user")
-        turns.append({"role": role, "content": " ".join(text.split())})
+        turns.append({"role": role, "content": text})
     return turns
 
 
@@ -147,6 +158,11 @@ def make_chat(engine: AnswerEngine) -> Callable[..., Iterator[tuple]]:
                 if event["event"] == "token":
                     text += event["text"]
                     messages[-1] = {"role": "assistant", "content": esc(text)}
+                elif event["event"] == "evidence" and not event["answer"].abstained:
+                    shown = event["answer"]
+                    messages[-1] = {"role": "assistant", "content": answer_html(shown, pending=True)}
+                    yield "", messages, sources_html(shown), answers
+                    continue
                 elif event["event"] == "answer":
                     answer = event["answer"]
                     messages[-1] = {"role": "assistant", "content": answer_html(answer)}

@@ -46,7 +46,8 @@ def test_chat_completion_has_sources_and_citations(client):
     for citation in citations:
         assert f"[{citation['n']}] {citation['title']} — {citation['source']}" in sources
         assert f"\"{citation['evidence']}\"" in sources
-    assert response.newsqa["answer"] == answer and response.newsqa["citations"] == citations
+    short = response.newsqa["short_answer"]
+    assert answer == f"Short answer: {short}\n\n{response.newsqa['answer']}" and response.newsqa["citations"] == citations
 
 
 def test_streaming_gives_the_same_content_and_citations_on_the_last_chunk(client):

@@ -3,7 +3,7 @@ the `TEXT` they retrieve from, are in tests/support.py: the limits tests hand in
 
 import pytest
 
-from assistant.answering.base import NOT_FOUND, Answer, RetrievedPassage
+from assistant.answering.base import NOT_FOUND, Answer, Draft, RetrievedPassage
 from assistant.answering.extractive.confidence import calibrated_threshold
 from assistant.answering.factory import make_answerer
 from assistant.condense import rule_based
@@ -43,7 +43,7 @@ def test_the_abstain_threshold_defaults_to_the_fitted_one():
 
 def test_an_unknown_answer_mode_names_the_valid_ones():
     settings = Settings(_env_file=None).model_copy(update={"answer_mode": "gpt"})
-    with pytest.raises(ConfigError, match="valid modes: extractive, openai, llamacpp"):
+    with pytest.raises(ConfigError, match="valid modes: auto, reader, extractive, openai, llamacpp"):
         make_answerer(settings)
 
 
@@ -55,7 +55,9 @@ def test_low_confidence_abstains_plainly():
 def test_stream_sends_rewrite_then_text_then_answer():
     events = list(engine().stream("Who brokered the deal?"))
     assert [e["event"] for e in events] == ["rewrite", "token", "answer"]
-    assert events[1]["text"] == events[2]["answer"].answer  # extractive text is sent after the abstain check
+    answer = events[2]["answer"]
+    # extractive text is sent after the abstain check, its short answer on a first line
+    assert events[1]["text"] == f"Short answer: {answer.short_answer}\n\n{answer.answer}"
 
 
 @pytest.mark.parametrize("question,k", [("", None), ("   ", None), ("x" * 2001, None), ("ok?", 0), ("ok?", 51), ("ok\ud800?", None)])
@@ -103,3 +105,51 @@ def test_extractive_answer_drops_the_second_sentence_when_it_would_run_long():
                                sentences=[(0, 16), (17, len(text))])
     draft = ExtractiveAnswerer(extractor=TwoSentences()).draft("q?", [passage])
     assert draft.answer == "First fact here. [1]" and len(draft.evidence) == 1
+
+
+class ReadingAnswerer(FakeAnswerer):
+    """Like the reader: evidence first (provisional), then the final draft; counts its calls."""
+
+    mode = "reader"
+
+    def __init__(self, confidence):
+        super().__init__(confidence)
+        self.calls = 0
+
+    def stream(self, question, passages, question_vector=None):
+        self.calls += 1
+        *_, final = super().stream(question, passages, question_vector)
+        yield Draft(final.answer, final.evidence, "provisional guess", 0.01, provisional=True)
+        yield final
+
+
+class Generations:
+    """An index whose generation the test moves, as a write would."""
+
+    def __init__(self):
+        self.value = 0
+
+    def generation(self):
+        return self.value
+
+
+def test_the_reader_sends_its_evidence_before_the_short_answer():
+    events = list(AnswerEngine(FakeRetriever(), ReadingAnswerer(0.9), abstain_threshold=0.5).stream("Who brokered the deal?"))
+    assert [e["event"] for e in events] == ["rewrite", "evidence", "token", "answer"]
+    shown, final = events[1]["answer"], events[-1]["answer"]
+    assert shown.short_answer is None and not shown.abstained and shown.citations == final.citations  # not judged yet
+    assert final.short_answer == "the council and tribal elders" and "evidence_ms" in final.timings
+
+
+def test_answers_are_cached_until_the_index_changes():
+    retriever, answerer = FakeRetriever(), ReadingAnswerer(0.9)
+    retriever.index = Generations()
+    e = AnswerEngine(retriever, answerer, abstain_threshold=0.5, cache_size=2)
+    first = e.answer("Who brokered the deal?")
+    again = e.answer("Who brokered the deal?")
+    assert answerer.calls == 1 and again.timings.get("cached") == 1.0 and again.answer == first.answer
+    retriever.index.value += 1  # an article added or deleted
+    e.answer("Who brokered the deal?")
+    assert answerer.calls == 2
+    e.answer("Who else?"), e.answer("And who else?"), e.answer("Who brokered the deal?")
+    assert answerer.calls == 5  # two entries kept: the oldest went first

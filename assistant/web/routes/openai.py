@@ -28,6 +28,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.answering.base import Answer
+from assistant.condense import with_short_answer
 from assistant.engine import AnswerEngine
 from assistant.web.deps import EngineDep, FiltersIn
 from assistant.web.errors import OPENAI_ERRORS, stream_failure
@@ -108,7 +109,7 @@ def dump(reply: ChatCompletion | ChatCompletionChunk | Model) -> dict[str, Any]:
 
 def completion(answer: Answer, model: str) -> ChatCompletion:
     """The whole answer as one `chat.completion`; usage counts words, for want of the model's tokens."""
-    content = answer.answer + sources_text(answer)
+    content = with_short_answer(answer.answer, answer.short_answer) + sources_text(answer)
     prompt_words = len(answer.question.split())
     completion_words = len(content.split())
     return ChatCompletion(

@@ -1,0 +1,77 @@
+"""The reader's confidence: a logistic model over retrieval, extractive and reader scores.
+
+The model's own "unknown" is only one feature among these: on SQuAD 2.0's unanswerable questions a
+0.5B or 1.5B reader almost always answers something. The weights and the abstain threshold are
+fitted by `python -m bench.reader_dev --fit` and live in `weights.json` beside this module, with
+how they were chosen; a refit rewrites that file, never this code.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from assistant.answering.base import RetrievedPassage
+    from assistant.answering.reader.support import Support
+
+WEIGHTS_PATH = Path(__file__).resolve().with_name("weights.json")
+
+FEATURES = {
+    "extractive": "the extractive stage's calibrated confidence (0..1)",
+    "lp_mean": "mean log-probability of the reader's answer tokens (0 = certain)",
+    "lp_min": "lowest log-probability among them",
+    "declined": "the reader replied unknown (or the like)",
+    "exact": "the answer is a span of a shown sentence",
+    "words_only": "only the answer's words are found in one sentence",
+    "unsupported": "the answer is found in no shown sentence",
+    "echo": "the answer only repeats words of the question",
+    "retrieval": "fused retrieval score of the best passage",
+}
+
+
+def reader_features(extractive: float, logprobs: list[float], declined: bool, found: Support | None, echo: bool,
+                    passages: list[RetrievedPassage]) -> dict[str, float]:
+    answered = not declined
+    return {
+        "extractive": float(extractive),
+        "lp_mean": sum(logprobs) / len(logprobs) if logprobs else 0.0,
+        "lp_min": min(logprobs) if logprobs else 0.0,
+        "declined": float(declined),
+        "exact": float(answered and found is not None and found.exact),
+        "words_only": float(answered and found is not None and not found.exact),
+        "unsupported": float(answered and found is None),
+        "echo": float(echo),
+        "retrieval": float(passages[0].score) if passages else 0.0,
+    }
+
+
+@dataclass(frozen=True)
+class ReaderCalibration:
+    bias: float
+    weights: dict[str, float]
+    abstain_threshold: float
+    provenance: dict[str, str]
+
+    @classmethod
+    def load(cls, path: Path = WEIGHTS_PATH) -> ReaderCalibration:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            model = cls(float(data["bias"]), {k: float(v) for k, v in data["weights"].items()},
+                        float(data["abstain_threshold"]), dict(data.get("provenance", {})))
+        except (OSError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"cannot read the reader's calibration from {path}: {exc}; restore the file from the "
+                              "repository or refit it: python -m bench.reader_dev --fit") from exc
+        if set(model.weights) != set(FEATURES):
+            raise ConfigError(f"{path} has weights for {sorted(model.weights)} but the reader computes {sorted(FEATURES)}: "
+                              "refit it: python -m bench.reader_dev --fit")
+        return model
+
+    def confidence(self, features: dict[str, float]) -> float:
+        z = self.bias + sum(weight * features[name] for name, weight in self.weights.items())
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))

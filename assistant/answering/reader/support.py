@@ -1,0 +1,111 @@
+"""Is the reader's short answer supported by a sentence it was shown, and where exactly?
+
+The reader may paraphrase, add a word, or name something the sentences never say. Its answer is
+kept only when it is a span of a shown sentence after normalisation (case, punctuation, spacing,
+thousands separators, curly quotes), or, failing that, when every one of its words is found in one
+sentence. The span found is copied verbatim from the sentence, so the short answer shown is always
+article text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from index.text import content_tokens
+
+UNKNOWN = "unknown"
+_REFUSAL = re.compile(r"^\W*(unknown|not (found|mentioned|stated|given|specified)|none|n/?a|no answer|"
+                      r"the sentences do not|i (don'?t|do not) know|cannot be determined)\b", re.I)
+_PREFIX = re.compile(r"^\s*(short answer|answer|a)\s*[:\-]\s*", re.I)
+_NUMBER_COMMA = re.compile(r"(?<=\d)[,\u202f\u00a0](?=\d{3}\b)")
+MAX_ANSWER_CHARS = 200
+_BEFORE_NUMBER = "$£€¥"
+_AFTER_NUMBER = "%°"
+
+
+@dataclass
+class Support:
+    sentence: int  # index into the sentences given
+    start: int  # character offsets of the supporting span in that sentence (the whole sentence when
+    end: int  # only its words were found)
+    exact: bool  # a span of the sentence, not only its words
+
+
+def clean(text: str) -> str | None:
+    """The reader's reply as a short answer, or None when it declines (says "unknown" or the like)."""
+    lines = [line for line in (text or "").strip().splitlines() if line.strip()]
+    answer = _PREFIX.sub("", lines[0]) if lines else ""
+    answer = answer.strip().strip("\"'“”‘’`*").strip()
+    answer = re.sub(r"[.;,:!]+$", "", answer).strip()
+    if not answer or _REFUSAL.match(answer) or len(answer) > MAX_ANSWER_CHARS:
+        return None
+    return answer
+
+
+def _normal_chars(text: str) -> tuple[str, list[int]]:
+    """Lowercased letters and digits with single spaces between words, and for each kept character
+    its offset in `text` (so a match maps back to a verbatim span)."""
+    text = _NUMBER_COMMA.sub("\x00", text)  # "84,000" matches "84000": drop separators, keep offsets
+    out: list[str] = []
+    where: list[int] = []
+    gap = False
+    for at, char in enumerate(text):
+        if char == "\x00":
+            continue
+        folded = unicodedata.normalize("NFKD", char)[:1].lower()
+        if folded.isalnum():
+            if gap and out:
+                out.append(" ")
+                where.append(at)
+            out.append(folded)
+            where.append(at)
+            gap = False
+        else:
+            gap = True
+    return "".join(out), where
+
+
+def find_span(answer: str, sentence: str) -> tuple[int, int] | None:
+    """Offsets of `answer` in `sentence`, matched on word boundaries after normalisation."""
+    needle, _ = _normal_chars(answer)
+    hay, where = _normal_chars(sentence)
+    if not needle:
+        return None
+    for match in re.finditer(rf"(?<![a-z0-9]){re.escape(needle)}(?![a-z0-9])", hay):
+        start, end = where[match.start()], where[match.end() - 1] + 1
+        while start > 0 and sentence[start - 1] in _BEFORE_NUMBER and sentence[start].isdigit():
+            start -= 1  # "$84" and "€84", not "84"
+        while end < len(sentence) and sentence[end] in _AFTER_NUMBER and sentence[end - 1].isdigit():
+            end += 1  # "36%", not "36"
+        return start, end
+    return None
+
+
+def support(answer: str, sentences: list[str]) -> Support | None:
+    """The first sentence holding the answer as a span; else one holding all its words; else None."""
+    for n, sentence in enumerate(sentences):
+        span = find_span(answer, sentence)
+        if span:
+            return Support(n, span[0], span[1], True)
+    words = set(content_tokens(answer))
+    if not words:
+        return None
+    for n, sentence in enumerate(sentences):
+        if words <= set(content_tokens(sentence)):
+            return Support(n, 0, len(sentence), False)
+    return None
+
+
+ECHO_SHARE = 0.5  # an answer with more than this share of its words taken from the question is an echo
+
+
+def echoes_question(answer: str, question: str) -> bool:
+    """The answer mostly repeats the question: "Who is Ingrid Halvorsen?" -> "Ingrid Halvorsen", or
+    "What did the council and the cooperative agree to?" -> "brokered by the council and the
+    cooperative in 2023" (seen with the 0.5B reader). "Ingrid Halvorsen, the harbour master" is half
+    new words, and an answer."""
+    words = content_tokens(answer)
+    asked = set(content_tokens(question))
+    return bool(words) and sum(word in asked for word in words) / len(words) > ECHO_SHARE
