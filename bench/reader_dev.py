@@ -76,11 +76,32 @@ def held_out(xs, ys) -> list[dict]:
     return out
 
 
+def summary(run: Path) -> str:
+    """The run's end-to-end figures, as the engine answered (rule and threshold included)."""
+    rows = json.loads(run.read_text(encoding="utf-8"))["questions"]
+    answerable = [r for r in rows if r["answerable"]]
+    unanswerable = [r for r in rows if not r["answerable"]]
+
+    def p50(key):
+        values = sorted(r["timings"][key] for r in rows if key in r.get("timings", {}))
+        return values[len(values) // 2] if values else float("nan")
+
+    def share(items, test):
+        return sum(map(test, items)) / len(items) if items else float("nan")
+
+    return (f"{run.name}: {len(rows)} questions ({len(answerable)} answerable); answerable short-answer "
+            f"EM {share(answerable, lambda r: r['em']):.3f} / F1 {share(answerable, lambda r: r['f1']):.3f}; abstention "
+            f"recall {share(unanswerable, lambda r: r['abstained']):.3f}, wrong abstentions "
+            f"{share(answerable, lambda r: r['abstained']):.3f}; p50 evidence {p50('evidence_ms'):.0f} ms, "
+            f"answer {p50('answer_ms'):.0f} ms, total {p50('total_ms'):.0f} ms")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, default=OUT / "eval_squad2.json")
     parser.add_argument("--fit", action="store_true", help="refit on every question and rewrite weights.json")
     args = parser.parse_args(argv)
+    print(summary(args.run))
     xs, ys, names = rows_of(args.run)
     if len(set(ys)) < 2:
         print(f"{args.run} holds no reader features for both answerable and unanswerable questions: run "

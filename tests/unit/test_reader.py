@@ -95,7 +95,8 @@ def test_a_reply_no_shown_sentence_supports_is_not_found_and_no_guess_is_shown()
 def test_a_reply_that_only_repeats_the_question_is_not_an_answer():
     final = run(reader(FakeModel("Ingrid Halvorsen"), ranked=[sentence(2)], short="the harbour master"),
                 "Who is Ingrid Halvorsen?")[1]
-    assert final.short_answer == "the harbour master"
+    assert final.short_answer is None and not final.abstained  # no answer claimed; the sentence still shown
+    assert "the harbour master" in final.answer
 
 
 def test_declining_is_not_found():
@@ -226,3 +227,10 @@ def test_a_missing_part_names_the_install_command(fake_parts, tmp_path):
 ])
 def test_an_answer_mostly_made_of_the_question_is_an_echo(answer, question, echo):
     assert support.echoes_question(answer, question) is echo
+
+
+def test_a_model_rewrite_must_keep_the_question_words_themselves():
+    assert not keeps_content("What did they agree to?", "What agreement did the regional council reach?")
+    history = [["Who brokered the deal?", "Short answer: the council\n\nThe council brokered it. [1]"]]
+    paraphrase = with_llm("What did they agree to?", history, lambda prompt: iter(["What agreement did the council reach?"]))
+    assert paraphrase == "What did the council agree to?"

@@ -112,7 +112,11 @@ class ReaderAnswerer:
             # answer scored F1 0.10 on the other 10.
             return Draft(extractive.answer, extractive.evidence, None, confidence, abstained=True)
         if echo:
-            return Draft(extractive.answer, extractive.evidence, extractive.short_answer, confidence)
+            # The model only repeated the question: it found no answer in the best sentence, so no short
+            # answer is claimed; the sentence is still shown as evidence. (The extractive short answer
+            # in its place was right for "Who is Ingrid Halvorsen?" but said "the terminal" for "What
+            # did the council agree to?".)
+            return Draft(extractive.answer, extractive.evidence, None, confidence)
         sentence = shown[found.sentence]
         short = sentence.text[found.start:found.end] if found.exact else answer
         evidence = [Evidence(sentence.passage, sentence.start, sentence.end, sentence.text)]
