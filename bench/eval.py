@@ -240,16 +240,19 @@ NO_SOURCE = "(no search results)"
 
 
 def question_filters(q: dict, date_filter: bool, own_articles: bool):
-    """RealTime QA variants: `date_filter` keeps articles published up to the question's date;
-    `own_articles` searches only the question's own search results (the paper's GCS setting: the
-    published baselines were given exactly these). A question with no articles then retrieves nothing."""
+    """A dated question (RealTime QA's `question_date`) is asked as of its date, so "this week" means
+    its week (the retriever's news-time preference), not the day the benchmark runs. Variants:
+    `date_filter` keeps articles published up to the question's date; `own_articles` searches only
+    the question's own search results (the paper's GCS setting: the published baselines were given
+    exactly these). A question with no articles then retrieves nothing."""
     from index.store import Filters
 
+    as_of = q.get("date")
     if own_articles:
-        return Filters(sources=q.get("article_keys") or [NO_SOURCE])
-    if date_filter and q.get("date"):
-        return Filters(published_to=q["date"])
-    return None
+        return Filters(sources=q.get("article_keys") or [NO_SOURCE], as_of=as_of)
+    if date_filter and as_of:
+        return Filters(published_to=as_of, as_of=as_of)
+    return Filters(as_of=as_of) if as_of else None
 
 
 def run(name: str, limit: int | None = None, k: int = 5, small_corpus: bool = False, date_filter: bool = False,
@@ -265,6 +268,9 @@ def run(name: str, limit: int | None = None, k: int = 5, small_corpus: bool = Fa
             "some questions), the setting the published baselines were given; the index still holds every article."]
     elif date_filter:
         dataset.notes.append("DATE-FILTERED run: each question retrieves only articles published up to its date.")
+    if any(q.get("date") for q in dataset.questions):
+        dataset.notes.append("Each question is asked as of its own date (question_date as `as_of`): its time words "
+                             "(\"this week\", \"latest\"...) prefer articles of the days before it.")
     code_at_start = environment.code_fingerprint()
     load_started = environment.loadavg()
     if index_dir:  # a kept index: articles already in it are skipped by ingest ("unchanged")
@@ -316,6 +322,8 @@ def run(name: str, limit: int | None = None, k: int = 5, small_corpus: bool = Fa
             wall_ms = (time.perf_counter() - mark) * 1000
             result.setdefault("timings", {})["wall_ms"] = round(wall_ms, 2)
             rows.append(score_question(q, result, engine.answerer.last_passages, dataset.scoring, doc_text))
+            if hasattr(engine.answerer.inner, "last_features"):  # the reader's scores: bench/reader_dev.py fits on them
+                rows[-1]["reader"] = {**engine.answerer.inner.last_features, "reply": engine.answerer.inner.last_reply}
             if number % 25 == 0 or number == len(dataset.questions):
                 done = summarise(rows, dataset.scoring)
                 log(f"[{name}] {number}/{len(dataset.questions)} recall@{k}={_f(done['recall_at_k'])} "
@@ -355,6 +363,9 @@ def run(name: str, limit: int | None = None, k: int = 5, small_corpus: bool = Fa
                 "settings": {key: str(value) for key, value in settings.model_dump().items()
                              if key in ("top_k", "fetch_k", "rrf_k", "embedding_model", "passage_sentences",
                                         "passage_overlap", "passage_max_chars", "answer_mode", "abstain_threshold")},
+                "retriever": {key: getattr(engine.retriever, key, None) for key in (
+                    "fetch_k", "lexical_weight", "lexical_max_terms", "recency", "recency_boost", "recency_tiebreak",
+                    "recency_window_days", "recency_pool")},
             },
             "scores": scores,
             "baselines": baselines_for(name),

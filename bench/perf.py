@@ -470,7 +470,8 @@ def recall_at(passages_per_question: list[list[str]], questions: list[dict]) -> 
 def run(args) -> dict:
     environment.offline_env()
     from assistant.engine import AnswerEngine
-    from index.embeddings import SentenceTransformerEmbeddings
+    from core.settings import Settings
+    from index.embeddings import SentenceTransformerEmbeddings, choose_runtime, make_embeddings
 
     result: dict = {"command": environment.command_line(), "machine": environment.machine(),
                     "loadavg_start": environment.loadavg(), "notes": []}
@@ -494,8 +495,11 @@ def run(args) -> dict:
 
         # models first, so that neither ingest timing includes a model load
         log("loading both embedding models")
-        ours_model = SentenceTransformerEmbeddings()
+        defaults = Settings(_env_file=None)  # the product's own choice of runtime (embedding_runtime=auto)
+        ours_model = make_embeddings(defaults)
         ours_model.encode(["warm up"])
+        runtime = choose_runtime(defaults.embedding_runtime, defaults.embedding_model, defaults.embedding_device)
+        result["notes"].append(f"Our embeddings run on {runtime} (embedding_runtime={defaults.embedding_runtime}).")
         base_model = baseline_embeddings()
         base_model.embed_query("warm up")
 
@@ -508,7 +512,8 @@ def run(args) -> dict:
         log("profiling a small ingest of ours")
         profile = profile_ours(articles[: args.profile_articles], ours_model)
         log("float32 vs bfloat16 embedding of the same passages")
-        precision = precision_check(articles, ours_model)
+        torch_model = ours_model if isinstance(ours_model, SentenceTransformerEmbeddings) else SentenceTransformerEmbeddings()
+        precision = precision_check(articles, torch_model)  # torch's float32 vs bfloat16, whatever ours runs on
 
         index, settings = ours["index"], ours["settings"]
         engine = AnswerEngine.from_settings(settings, index=index)

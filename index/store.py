@@ -48,9 +48,19 @@ class Filters:
     sources: list[str] | None = None
     published_from: str | None = None  # ISO dates, inclusive
     published_to: str | None = None
+    # The date the question is asked on (ISO): no filter, but the retriever prefers articles published
+    # shortly before it when the question asks about "this week" (see assistant/retriever.py). None: today.
+    as_of: str | None = None
 
     def as_kwargs(self) -> dict:
+        """What the catalog and the vector store filter on (`as_of` ranks; it filters nothing)."""
         return {"sources": self.sources, "published_from": self.published_from, "published_to": self.published_to}
+
+    def within(self, published_from: str, published_to: str) -> "Filters":
+        """These filters narrowed to a date range: the later start, the earlier end."""
+        start = max(filter(None, (self.published_from, published_from)))
+        end = min(filter(None, (self.published_to, published_to)))
+        return Filters(self.sources, start, end, self.as_of)
 
 
 @dataclass
