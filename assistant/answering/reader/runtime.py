@@ -48,6 +48,11 @@ class LlamaReader:
     def llama(self):
         with self._load_lock:
             if self._llama is None:
+                # llama.cpp's OpenMP threads spin while they wait for each other unless told otherwise,
+                # and on cores that anything else uses that collapses: 0.5B answers took p50 10.2 s with
+                # 2 spinning threads at load 7, 2.3 s with OMP_WAIT_POLICY=passive at load 6.3
+                # (bench/reader_runtime.py). It must be set before the OpenMP runtime loads.
+                os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
                 try:
                     from llama_cpp import Llama
                 except ImportError as exc:
@@ -82,11 +87,9 @@ class LlamaReader:
 
 
 def default_threads() -> int:
-    """Half the cores. llama.cpp's threads wait for each other by spinning, so when anything else
-    runs on the cores (the extractive workers, an ingest, another process) a thread count equal to the
-    cores collapses: on 2 busy cores (load average 9) one answer took 43-93 s with 2 threads and
-    13-27 s with 1 thread."""
-    return max(1, (os.cpu_count() or 2) // 2)
+    """Every core: with OMP_WAIT_POLICY=passive (set before llama.cpp loads) 2 threads answered in
+    p50 2.3 s at load 6.3 where 1 thread took 4.6 s at load 7 (bench/reader_runtime.py)."""
+    return max(1, os.cpu_count() or 1)
 
 
 def _recorder(out: list[float]):
