@@ -26,7 +26,7 @@ from bench import datasets as ds
 from bench import environment
 from bench.lib import OUT, mean, percentile, ratio, write_json
 from bench.metrics import (
-    contains_any, em_f1, multihop_fact_in, multihop_hit, normalize_realtimeqa, rgb_correct, word_count,
+    contains_any, em_f1, multihop_fact_in, multihop_hit, normalize_contained, rgb_correct, word_count,
 )
 from bench.report import render_eval
 
@@ -190,13 +190,13 @@ def summarise(rows: list[dict], rules: str) -> dict:
 
 def gold_in_corpus(questions: list[dict], articles) -> float | None:
     """Ceiling for retrieval: the share of answerable questions whose gold occurs in some article."""
-    haystack = " | ".join(normalize_realtimeqa(a.text) for a in articles)
+    haystack = " | ".join(normalize_contained(a.text) for a in articles)
     answerable = [q for q in questions if q["answerable"]]
     if not answerable:
         return None
     found = 0
     for q in answerable:
-        needles = [normalize_realtimeqa(g) for g in q["golds"] if normalize_realtimeqa(g)]
+        needles = [normalize_contained(g) for g in q["golds"] if normalize_contained(g)]  # the rule of `contains`
         found += any(f" {n} " in f" {haystack} " for n in needles)
     return found / len(answerable)
 

@@ -87,12 +87,25 @@ def em_f1(prediction: str | None, golds: Sequence[str], rules: str) -> tuple[flo
     return max(realtimeqa_em(prediction, g) for g in golds), max(realtimeqa_f1(prediction, g) for g in golds)
 
 
+# Typographic quotes as their ASCII forms, which the normalisation strips: a gold written
+# “Everything Everywhere All at Once” or M&M’s is in a passage that prints it with straight quotes.
+_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‟": '"', "‘": "'", "’": "'", "‚": "'", "‛": "'"})
+
+
+def normalize_contained(text: str) -> str:
+    """RealTime QA normalisation, typographic quotes counted as ASCII ones: for "does this text
+    contain the gold", where how a page prints its quotes must not decide. (EM and F1 keep the
+    official normalisation, which strips only ASCII punctuation.) 12 of RealTime QA's 294 scored golds
+    have such quotes."""
+    return normalize_realtimeqa(text.translate(_QUOTES))
+
+
 def contains(text: str, gold: str) -> bool:
-    """The normalised gold occurs in the normalised text as whole words (RealTime QA normalisation)."""
-    needle = normalize_realtimeqa(gold)
+    """The normalised gold occurs in the normalised text as whole words (`normalize_contained`)."""
+    needle = normalize_contained(gold)
     if not needle:
         return False
-    return f" {needle} " in f" {normalize_realtimeqa(text)} "
+    return f" {needle} " in f" {normalize_contained(text)} "
 
 
 def contains_any(text: str, golds: Iterable[str]) -> bool:

@@ -41,6 +41,8 @@ VARIANTS: dict[str, tuple[bool, dict]] = {
     "default, boost 0.2": (True, {"recency_boost": 0.2}),
     "default, boost 0.5": (True, {"recency_boost": 0.5}),
     "default, boost 1.0": (True, {"recency_boost": 1.0}),
+    "default, recent dense hits from the top 40 (depth 2)": (True, {"recency_depth": 2}),
+    "default, recent dense hits from the top 400 (depth 20)": (True, {"recency_depth": 20}),
     "default, window 7 days": (True, {"recency_window_days": 7}),
     "default, window 14 days": (True, {"recency_window_days": 14}),
     "default, tie-break 0.05": (True, {"recency_tiebreak": 0.05}),
