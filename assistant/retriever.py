@@ -148,7 +148,7 @@ class HybridRetriever(BaseRetriever):
     recency_boost: float = 0.3
     recency_tiebreak: float = 0.02
     recency_window_days: int = 10
-    recency_pool: bool = False
+    recency_pool: bool = True
     recency_depth: int = 8  # the recent window's dense hits are looked for in the unfiltered top fetch_k * this
     wants_recent: Callable[[str], bool] = asks_about_recent_news  # does this wording ask for recent news?
     today: Callable[[], date] = date.today
