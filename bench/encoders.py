@@ -73,19 +73,12 @@ def where() -> dict:
 # --- the inputs ---------------------------------------------------------------------------------
 
 def select(dataset: ds.Dataset, max_articles: int) -> tuple[list, list[dict]]:
-    """Answerable questions in file order with the articles they came with, until `max_articles`
-    (as bench/perf.py picks its ingest set)."""
-    by_key = {a.key: a for a in dataset.articles}
-    keys: dict[str, None] = {}
-    questions = []
-    for q in dataset.questions:
-        new = [k for k in q["article_keys"] if k not in keys and k in by_key]
-        if len(keys) + len(new) > max_articles and questions:
-            break
-        keys.update(dict.fromkeys(new))
-        if q["article_keys"] and q["answerable"]:
-            questions.append(q)
-    return [by_key[k] for k in keys], questions
+    """bench/perf.py's ingest set (questions in file order with their articles, until `max_articles`),
+    answerable questions only."""
+    from bench import perf
+
+    articles, questions = perf.select(dataset, max_articles)
+    return articles, [q for q in questions if q["answerable"]]
 
 
 def passage_texts(articles, limit: int) -> list[str]:
