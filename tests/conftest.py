@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from tests.support import ChromaServer, LiveServer, make_settings
+from tests.support import ChromaServer, LiveServer, PostgresServer, make_settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -69,6 +69,19 @@ def chroma_server(tmp_path_factory):
     with ChromaServer(path) as chroma:
         yield (chroma.host, chroma.port)
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server (Debian's package) on a loopback port, for the whole session."""
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
+def database_url(postgres_server):
+    """A new empty PostgreSQL database for one test."""
+    return postgres_server.database()
 
 
 # --- the reliability table (tests/integration/test_reliability.py) ------------------------------

@@ -186,6 +186,107 @@ class ChromaServer:
         self.stop(graceful=True)
 
 
+class PostgresServer:
+    """A real PostgreSQL server from Debian's package on 127.0.0.1: `initdb` in a temporary folder,
+    trust authentication on loopback only, and `postgres` started by hand (no system service). As
+    root (CI) it runs as the `postgres` user, since PostgreSQL refuses to run as root. `database()`
+    creates an empty database and returns its URL; `stop()` and `start()` are an outage and a restart
+    on the same port and folder."""
+
+    host = "127.0.0.1"
+
+    def __init__(self, port: int | None = None, startup_timeout: float = 60.0):
+        import tempfile
+
+        self.port = port or free_port()
+        self.startup_timeout = startup_timeout
+        self.bindir = self._bindir()
+        self.folder = Path(tempfile.mkdtemp(prefix="newsqa-pg-"))  # not under pytest's 0700 tmp: postgres reads it
+        self.process: subprocess.Popen | None = None
+        self._user: list[str] = []
+        self._databases = 0
+
+    @staticmethod
+    def _bindir() -> Path:
+        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
+        assert found, "PostgreSQL is not installed: `apt-get install postgresql` (scripts/test.sh does it)"
+        return found[-1].parent
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@{self.host}:{self.port}/postgres"
+
+    def _run_as(self, args: list[str], **kwargs) -> subprocess.Popen:
+        return subprocess.Popen(self._user + args, **kwargs)
+
+    def start(self) -> None:
+        import os
+        import shutil
+
+        if os.geteuid() == 0:
+            shutil.chown(self.folder, "postgres", "postgres")
+            self._user = ["runuser", "-u", "postgres", "--"]
+        data = self.folder / "data"
+        log = self.folder / "server.log"
+        if not data.exists():
+            init = self._run_as([str(self.bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+                                 "--no-sync", "-E", "UTF8", "--locale=C"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            out = init.communicate(timeout=120)[0]
+            assert init.returncode == 0, f"initdb failed:\n{out.decode(errors='replace')}"
+        self.process = self._run_as(
+            [str(self.bindir / "postgres"), "-D", str(data), "-h", self.host, "-p", str(self.port), "-k", str(self.folder),
+             "-c", "fsync=off", "-c", "max_connections=200", "-c", "shared_buffers=64MB"],
+            stdout=open(log, "ab"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + self.startup_timeout
+        import psycopg
+
+        while True:
+            try:
+                psycopg.connect(self.url, connect_timeout=2).close()
+                return
+            except psycopg.OperationalError:
+                if self.process.poll() is not None:
+                    raise AssertionError(f"postgres exited with {self.process.returncode}:\n{log.read_text()}")
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise AssertionError(f"postgres did not accept connections within {self.startup_timeout:.0f} s")
+                time.sleep(0.1)
+
+    def database(self) -> str:
+        """A new empty database's URL."""
+        import psycopg
+
+        self._databases += 1
+        name = f"newsqa_{self._databases}"
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return f"postgresql://postgres@{self.host}:{self.port}/{name}"
+
+    def stop(self, graceful: bool = False) -> None:
+        """Kill the server, as a crash would (`graceful`: a fast shutdown)."""
+        import signal
+
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT if graceful else signal.SIGKILL)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        if not graceful:  # a killed postmaster leaves its backends: they end once they see it gone
+            time.sleep(0.5)
+
+    def __enter__(self) -> PostgresServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import shutil
+
+        self.stop(graceful=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 # --- fake parts for the engine (tests/unit/test_engine.py, test_limits.py) -----------------------
 
 TEXT = "Intro sentence here. The agreement was brokered by the council and tribal elders. Closing line."

@@ -9,13 +9,13 @@ ROUNDS, PROCESSES = 12, 4
 
 def open_stores(data_dirs, barrier, results):
     """In a fresh process: for each folder, wait for the others, then open it together."""
-    from index.catalog import Catalog
+    from index.catalog import SQLiteCatalog
     from index.vectors import open_store
 
     for data_dir in data_dirs:
         barrier.wait(timeout=120)
         try:
-            Catalog(data_dir / "catalog.sqlite3").committed_version("none")
+            SQLiteCatalog(data_dir / "catalog.sqlite3").committed_version("none")
             open_store(data_dir=data_dir).count()
             results.put("ok")
         except Exception as exc:  # reported to the parent, which asserts on it

@@ -1,9 +1,28 @@
-"""The index with the fake embedding: idempotence, replacement, deletion, lexical search, filters."""
+"""The index with the fake embedding: idempotence, replacement, deletion, lexical search, filters. Every
+test runs on both catalogs: the SQLite file and a real PostgreSQL server."""
 
 import pytest
 
 from index.documents import Article
 from index.store import Filters
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def settings(request, tmp_path):
+    """Overrides conftest's: the same tests against each catalog backend."""
+    from core.settings import Settings
+
+    url = request.getfixturevalue("database_url") if request.param == "postgresql" else None
+    return Settings(data_dir=tmp_path / "data", database_url=url, _env_file=None)
+
+
+def run_sql(catalog, sql: str) -> None:
+    """A raw statement on either backend, for tests that fake an older index."""
+    if catalog.backend == "sqlite":
+        catalog._conn().execute(sql)
+    else:
+        with catalog._connection("test") as conn:
+            conn.execute(sql)
 
 
 def article(text, key="a", title="Title", published=None, source=None):
@@ -103,7 +122,17 @@ def test_lexical_search_ranks_the_same_with_and_without_the_filter_path(fake_ind
     assert [s for _, s in plain] == sorted((s for _, s in plain), reverse=True)
 
 
-def test_rare_terms_keep_the_rarest_and_drop_common_words_on_large_collections(fake_index):
+@pytest.fixture
+def sqlite_index(tmp_path, fake_embeddings):
+    from core.settings import Settings
+    from index.store import ArticleIndex
+
+    return ArticleIndex.from_settings(Settings(data_dir=tmp_path / "sqlite", _env_file=None), embeddings=fake_embeddings)
+
+
+def test_rare_terms_keep_the_rarest_and_drop_common_words_on_large_collections(sqlite_index):
+    """The SQLite catalog's term selection, step by step (the test below covers both backends)."""
+    fake_index = sqlite_index
     texts = [f"Report number {n} on the weather." for n in range(40)] + ["Report on the Hamlin injury."]
     fake_index.add([article(text, key=f"r{n}") for n, text in enumerate(texts)])
     catalog = fake_index.catalog
@@ -117,6 +146,20 @@ def test_rare_terms_keep_the_rarest_and_drop_common_words_on_large_collections(f
     assert sorted(catalog._rare_terms(["report", "weather"], keep=8, small=10)) == ["report", "weather"]
     hits = catalog.lexical_search("Hamlin injury report", 5, max_terms=8)
     assert "Hamlin" in catalog.passages([hits[0][0]])[hits[0][0]]["text"]  # small: every word searched, rare wins
+
+
+def test_rare_lexemes_leave_out_common_words_on_large_collections(fake_index):
+    """Searching only the rarest words, as seen from outside: the same on both backends."""
+    texts = [f"Report number {n} on the weather." for n in range(40)] + ["Report on the Hamlin injury."]
+    fake_index.add([article(text, key=f"r{n}") for n, text in enumerate(texts)])
+    catalog = fake_index.catalog
+    everything = catalog.lexical_search("Hamlin injury report weather", 50, max_terms=8)
+    assert len(everything) == 41  # small: every word searched
+    assert "Hamlin" in catalog.passages([everything[0][0]])[everything[0][0]]["text"]
+    pruned = catalog.lexical_search("Hamlin injury report weather", 50, max_terms=8, small=10)
+    assert [catalog.passages([pid])[pid]["text"] for pid, _ in pruned] == ["Report on the Hamlin injury."]
+    # when every word is common, the two rarest are still searched
+    assert len(catalog.lexical_search("report weather", 50, max_terms=8, small=10)) == 41
 
 
 def test_an_index_refuses_a_second_embedding_model(settings):
@@ -139,7 +182,7 @@ def test_an_index_refuses_a_second_embedding_model(settings):
 
 def test_an_index_without_a_recorded_model_adopts_the_current_one(fake_index):
     fake_index.add([article("The council brokered the deal.")])
-    fake_index.catalog._conn().execute("DELETE FROM meta")  # as written before models were recorded
+    run_sql(fake_index.catalog, "DELETE FROM meta")  # as written before models were recorded
     reopened = type(fake_index)(fake_index.catalog, fake_index.vectors, fake_index.embeddings)
     assert reopened.dense_search(reopened.embeddings.encode(["deal"])[0], 5)
     assert fake_index.catalog.get_meta("embedding_model") == fake_index.embeddings.identity
@@ -161,18 +204,27 @@ def test_two_first_writers_with_different_models_cannot_both_record(settings, mo
     assert second.catalog.get_meta("embedding_model") == "hash:64"
 
 
-def test_passage_total_follows_writes_here_and_elsewhere(fake_index):
-    from index.catalog import Catalog
+def test_passage_total_follows_writes_here_and_elsewhere(fake_index, settings):
+    from index.catalog import SQLiteCatalog, open_catalog
 
     catalog = fake_index.catalog
     assert catalog.passage_total() == 0
     outcome = fake_index.add([article("The council brokered the deal. Elders agreed.")])
     assert catalog.passage_total() == outcome[0].passages  # our own write: recounted at once
-    elsewhere = Catalog(catalog.path)  # as another process would see the same file
-    assert elsewhere.passage_total() == outcome[0].passages
-    fake_index.delete(outcome[0].doc_id)
-    assert elsewhere.passage_total() == outcome[0].passages  # cached there for a few seconds...
-    assert elsewhere.passage_total(max_age=0) == 0  # ...then counted again
+    if catalog.backend == "sqlite":
+        elsewhere = SQLiteCatalog(catalog.path)  # as another process would see the same file
+        assert elsewhere.passage_total() == outcome[0].passages
+        fake_index.delete(outcome[0].doc_id)
+        assert elsewhere.passage_total() == outcome[0].passages  # cached there for a few seconds...
+        assert elsewhere.passage_total(max_age=0) == 0  # ...then counted again
+    else:
+        elsewhere = open_catalog(settings.data_dir, settings.database_url)  # another replica
+        assert elsewhere.passage_total() == outcome[0].passages
+        before = elsewhere.generation()
+        fake_index.delete(outcome[0].doc_id)
+        assert elsewhere.passage_total() == 0  # a counter the writer keeps: current at once
+        assert elsewhere.generation() != before
+        elsewhere.close()
 
 
 def test_reembed_switches_an_index_to_another_model(settings):

@@ -6,14 +6,14 @@ journal of Chroma writes that may need undoing after a crash. A document becomes
 in one SQLite transaction, so a half-written document is never seen; see `index/store.py`.
 """
 
-import json
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
+from index.catalog.base import sentences_of
 from index.documents import Article, Passage
 from index.locks import file_lock
 from index.text import content_tokens, search_tokens
@@ -58,14 +58,13 @@ CREATE TABLE IF NOT EXISTS meta (
 """
 
 
-def _sentences(stored: str) -> list[tuple[int, int]]:
-    return [tuple(pair) for pair in json.loads(stored)]
+class SQLiteCatalog:
+    backend = "sqlite"
 
-
-class Catalog:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.location = str(path)
         self._local = threading.local()
         self._total: tuple[float, int] | None = None  # (when counted, passages): see passage_total
         self._version_conn: sqlite3.Connection | None = None  # see data_version
@@ -91,6 +90,9 @@ class Catalog:
         return conn
 
     # --- writes -------------------------------------------------------------------------------
+
+    def writer_lock(self) -> AbstractContextManager[None]:
+        return file_lock(self.path.with_suffix(".lock"))
 
     def committed_version(self, doc_id: str) -> str | None:
         row = self._conn().execute("SELECT version FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
@@ -201,7 +203,7 @@ class Catalog:
             for row in conn.execute(f"SELECT doc_id, idx, start, end, text, sentences FROM passages WHERE doc_id IN ({marks})"
                                     " ORDER BY doc_id, idx", chunk):
                 passages[row["doc_id"]].append(Passage(row["doc_id"], docs[row["doc_id"]]["version"], row["idx"], row["start"],
-                                                       row["end"], row["text"], _sentences(row["sentences"])))
+                                                       row["end"], row["text"], sentences_of(row["sentences"])))
             yield [(docs[doc_id], passages[doc_id]) for doc_id in chunk if doc_id in docs]
 
     def passage_total(self, max_age: float = 10.0) -> int:
@@ -232,19 +234,19 @@ class Catalog:
         out = {}
         for row in rows:
             item = dict(row)
-            item["sentences"] = _sentences(item["sentences"])
+            item["sentences"] = sentences_of(item["sentences"])
             out[item["passage_id"]] = item
         return out
 
     def lexical_search(self, query: str, limit: int, sources: list[str] | None = None,
                        published_from: str | None = None, published_to: str | None = None,
-                       max_terms: int = 0) -> list[tuple[str, float]]:
+                       max_terms: int = 0, common: float = 0.05, small: int = 10_000) -> list[tuple[str, float]]:
         """BM25 over passage terms: (passage_id, score) best first, score higher is better.
 
         `max_terms` > 0 searches only the rarest few question terms (see `_rare_terms`)."""
         terms = sorted(set(content_tokens(query)))
         if max_terms:
-            terms = self._rare_terms(terms, max_terms)
+            terms = self._rare_terms(terms, max_terms, common, small)
         if not terms:
             return []
         match = " OR ".join(f'"{term}"' for term in terms)
@@ -291,13 +293,19 @@ class Catalog:
         rare = [term for count, term in counted if count <= common * total]
         return (rare or [term for _, term in counted[:2]])[:keep]
 
-    def data_version(self) -> int:
+    def generation(self) -> int:
         """Changes whenever any connection (another thread's, another process's) commits a write:
         SQLite's `PRAGMA data_version`, read on a connection of its own that never writes."""
         with self._version_lock:
             if self._version_conn is None:
                 self._version_conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             return int(self._version_conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def heartbeat(self) -> None:
+        """A local file is always there (a broken one fails on the query that reads it)."""
+
+    def describe(self) -> dict:
+        return {"backend": self.backend, "location": self.location}
 
     def close(self) -> None:
         with self._version_lock:
