@@ -75,7 +75,7 @@ def delete_document(engine: AnswerEngine, doc_id: str) -> None:
 
 def health(engine: AnswerEngine, full: bool = False) -> dict[str, Any]:
     """Counts, and whether the vector index matches the catalog (by count, or id by id with `full`);
-    StoreUnavailable (503) when Chroma cannot be reached."""
+    StoreUnavailable (503) when Chroma or the catalog cannot be reached."""
     counts = engine.index.health(full)
     status = "ok" if not counts["index"]["state"].startswith("inconsistent") else "degraded"
     return {"status": status, **counts, "mode": engine.answerer.mode}

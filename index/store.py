@@ -363,10 +363,12 @@ class ArticleIndex:
         return self.catalog.count()[0] == 0
 
     def health(self, full: bool = False) -> dict:
-        """Counts from the catalog and Chroma; raises StoreUnavailable when Chroma cannot be reached.
+        """Counts from the catalog and Chroma, and where each lives (`backends`); raises StoreUnavailable
+        when either cannot be reached.
 
         `index` compares the two counts (cheap), or with `full` every id (`check`). While a write
         is under way the counts may differ for a moment: that reads "writing", not inconsistent."""
+        self.catalog.heartbeat()
         self.vectors.heartbeat()
         documents, passages = self.catalog.count()
         if full:
@@ -377,7 +379,8 @@ class ArticleIndex:
         state = "consistent" if consistency["ok"] and not consistency["pending"] else ("writing" if consistency["ok"] else
                 "inconsistent: run `python app.py check`, then `python app.py repair`")
         return {"documents": documents, "passages": passages, "embedding_model": self.catalog.get_meta(EMBEDDING_KEY),
-                "index": {"state": state, **consistency}}
+                "index": {"state": state, **consistency},
+                "backends": {"catalog": self.catalog.describe(), "vectors": self.vectors.describe()}}
 
     def dense_search(self, vector: np.ndarray, limit: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         self.check_embeddings()

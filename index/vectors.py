@@ -204,6 +204,9 @@ class VectorStore:
     def count(self) -> int:
         return self._chroma("count vectors", lambda c: c.count())
 
+    def describe(self) -> dict:
+        return {"backend": "chroma-embedded" if self.local_folder else "chroma-server", "location": self.where}
+
     def heartbeat(self) -> None:
         try:
             self.client.heartbeat()

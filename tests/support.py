@@ -203,7 +203,7 @@ class PostgresServer:
         self.bindir = self._bindir()
         self.folder = Path(tempfile.mkdtemp(prefix="newsqa-pg-"))  # not under pytest's 0700 tmp: postgres reads it
         self.process: subprocess.Popen | None = None
-        self._user: list[str] = []
+        self._user: dict = {}  # as root: run as the postgres user (Popen's user/group: no wrapper process to signal)
         self._databases = 0
 
     @staticmethod
@@ -217,7 +217,7 @@ class PostgresServer:
         return f"postgresql://postgres@{self.host}:{self.port}/postgres"
 
     def _run_as(self, args: list[str], **kwargs) -> subprocess.Popen:
-        return subprocess.Popen(self._user + args, **kwargs)
+        return subprocess.Popen(args, **self._user, **kwargs)
 
     def start(self) -> None:
         import os
@@ -225,7 +225,7 @@ class PostgresServer:
 
         if os.geteuid() == 0:
             shutil.chown(self.folder, "postgres", "postgres")
-            self._user = ["runuser", "-u", "postgres", "--"]
+            self._user = {"user": "postgres", "group": "postgres", "extra_groups": []}
         data = self.folder / "data"
         log = self.folder / "server.log"
         if not data.exists():

@@ -15,10 +15,13 @@ replicas and command-line ingests on any machines.
 - `generation` is a counter bumped by every committed change, so an answer cache in one replica sees
   another replica's writes at its next question.
 - A lost server (restart, network) is StoreUnavailable (HTTP 503) naming it; the pool checks each
-  connection before lending it, so the next request after PostgreSQL is back works, without a restart.
+  connection before lending it, and a failure replaces the pool (see `_replace`), so the next request
+  after PostgreSQL is back works, without a restart.
 """
 
 import math
+import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,17 +63,16 @@ def _tsquery(lexemes: Iterable[str]) -> str:
 class PostgresCatalog:
     backend = "postgresql"
 
-    def __init__(self, url: str, pool_size: int = 8, connect_timeout: float = 5.0, wait_timeout: float = 10.0):
+    def __init__(self, url: str, pool_size: int = 8, connect_timeout: float = 5.0, wait_timeout: float = 5.0):
         self.location = describe_url(url)
         self._url = url
         self._connect_timeout = connect_timeout
-        self._pool = ConnectionPool(
-            url, min_size=1, max_size=pool_size, open=False, timeout=wait_timeout, name="newsqa-catalog",
-            kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": int(connect_timeout)},
-            check=ConnectionPool.check_connection,
-        )
+        self._pool_size = pool_size
+        self._wait_timeout = wait_timeout
+        self._pool_lock = threading.Lock()
+        self._pool = self._new_pool()
         try:
-            self._pool.open(wait=True, timeout=connect_timeout * 2)
+            self._pool.wait(timeout=connect_timeout * 2)
         except PoolTimeout as exc:
             self._pool.close()
             raise StoreUnavailable(f"cannot reach the PostgreSQL catalog at {self.location}: no connection in "
@@ -82,15 +84,37 @@ class PostgresCatalog:
             self._pool.close()
             raise
 
+    def _new_pool(self) -> ConnectionPool:
+        pool = ConnectionPool(
+            self._url, min_size=1, max_size=self._pool_size, open=False, timeout=self._wait_timeout,
+            name="newsqa-catalog", check=ConnectionPool.check_connection,
+            kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": int(self._connect_timeout)},
+        )
+        pool.open(wait=False)
+        pool.opened_at = time.monotonic()
+        return pool
+
     @contextmanager
     def _connection(self, action: str) -> Iterator[psycopg.Connection]:
         """A pooled connection; losing the server while using it is StoreUnavailable (HTTP 503)."""
+        pool = self._pool
         try:
-            with self._pool.connection() as conn:
+            with pool.connection() as conn:
                 yield conn
         except (psycopg.OperationalError, PoolTimeout) as exc:
+            self._replace(pool)
             raise StoreUnavailable(f"cannot reach the PostgreSQL catalog at {self.location} to {action} "
                                    f"({type(exc).__name__}: {str(exc).strip()}); try again once it is back") from exc
+
+    def _replace(self, lost: ConnectionPool) -> None:
+        """A new pool after a failure (at most one a second). psycopg's pool retries a lost server with
+        a doubling delay (1, 2, 4, ... s): after a 20-second outage the next attempt could be 16 s
+        away. A new pool tries at once, so the first request after the server is back gets through."""
+        with self._pool_lock:
+            if self._pool is not lost or time.monotonic() - lost.opened_at < 1.0:
+                return
+            self._pool = self._new_pool()
+        lost.close(timeout=0)
 
     @contextmanager
     def _write(self, action: str) -> Iterator[psycopg.Cursor]:

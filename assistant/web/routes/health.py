@@ -15,5 +15,6 @@ router = APIRouter(prefix="/api", tags=["api"], responses=API_ERRORS)
 @router.get("/health")
 def get_health(engine: EngineDep, full: bool = False) -> dict[str, Any]:
     """Document and passage counts and whether the vector index matches the catalog (`index`; by count,
-    or with `full=true` id by id); 503 when the vector store cannot be reached."""
+    or with `full=true` id by id), and which catalog and vector backends this replica uses (`backends`); 503
+    when either cannot be reached. A load balancer can use it as the readiness probe."""
     return services.health(engine, full)
