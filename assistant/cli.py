@@ -1,4 +1,4 @@
-"""The command line: ingest, documents, delete, reindex, ask, serve. Errors become one line on stderr and a
+"""The command line: ingest, documents, delete, reindex, check, repair, copy-catalog, ask, serve. Errors become one line on stderr and a
 non-zero exit code here, at the edge."""
 
 import argparse
@@ -210,6 +210,41 @@ def cmd_reindex(args) -> int:
     return 0
 
 
+def cmd_copy_catalog(args) -> int:
+    """The data directory's SQLite catalog into PostgreSQL; the vectors stay where they are."""
+    from pathlib import Path
+
+    from index.catalog import SQLITE_NAME, SQLiteCatalog
+    from index.catalog.copy import copy_catalog
+    from index.catalog.postgres import PostgresCatalog
+
+    settings = _settings(args)
+    path = Path(settings.data_dir) / SQLITE_NAME
+    if not path.exists():
+        raise AssistantError(f"no catalog at {path}: name the index folder with --data-dir")
+    source, target = SQLiteCatalog(path), PostgresCatalog(args.to)
+    total = source.count()[0]
+    bar = None
+    if not args.quiet and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit="document", desc="copying", file=sys.stderr)
+    started = time.perf_counter()
+    try:
+        result = copy_catalog(source, target, progress=(lambda n: bar.update(n - bar.n)) if bar else None)
+    finally:
+        if bar:
+            bar.close()
+        source.close()
+        target.close()
+    print(f"copied {result['copied']} documents ({result['passages']} passages), {result['unchanged']} already there, "
+          f"into {target.location} in {time.perf_counter() - started:.1f}s. Its vectors are still in "
+          f"{'the Chroma server' if settings.chroma_host else f'{settings.data_dir}/chroma'}: set NEWSQA_DATABASE_URL "
+          "and keep the same Chroma settings, or set NEWSQA_CHROMA_HOST too and run `python app.py reindex` to "
+          "embed them into a Chroma server (docs/deploy.md).")
+    return 0
+
+
 def cmd_serve(args) -> int:
     from assistant.web.app import serve
 
@@ -257,6 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("repair", cmd_repair, "Re-embed passages missing from the vector index (from the stored texts) and "
             "delete vectors of no stored passage.")
+
+    p = command("copy-catalog", cmd_copy_catalog, "Copy the data directory's SQLite catalog (documents, passages, "
+                "lexical index) into a PostgreSQL database, for the shared mode; run again to finish an interrupted copy.")
+    p.add_argument("--to", required=True, metavar="POSTGRESQL_URL", help="the target database, e.g. postgresql://user@host/newsqa")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = command("ask", cmd_ask, "Answer a question; with no question, answer each line of stdin in turn.")
     p.add_argument("question", nargs="?", help="the question (omit to read questions from stdin, one per line)")

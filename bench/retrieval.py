@@ -1,12 +1,14 @@
 """Retrieval alone on RealTime QA: recall@k of the news-time preference and the retrieval knobs.
 
-    python -m bench.retrieval --index-dir /tmp/rtqa_index [--only NAME ...]
+    python -m bench.retrieval --index-dir /tmp/rtqa_index [--only NAME ...] [--database-url URL]
 
 Uses an index built by `python -m bench.eval realtimeqa --index-dir DIR` (it ingests if empty): all
 1,881 articles of the ten weeks pooled, 294 questions. Each question is embedded once and searched
 under every variant with the question's own date as `as_of` (the variant "as before" gives none),
 so no answering runs. A question counts when one of the top k passages contains a normalised gold
-answer, the rule of `bench/eval.py` (`contains_any`). Writes bench/out/retrieval.json.
+answer, the rule of `bench/eval.py` (`contains_any`). Writes bench/out/retrieval.json, or with
+`--database-url` (the same index's catalog copied into PostgreSQL by `app.py copy-catalog`, its
+vectors still in the folder) bench/out/retrieval-postgresql.json.
 """
 
 from __future__ import annotations
@@ -85,12 +87,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index-dir", type=Path, required=True)
     parser.add_argument("--only", nargs="*", help="variant names (substrings) to run; default all")
+    parser.add_argument("--database-url", help="search the catalog in this PostgreSQL database (see the docstring)")
     parser.add_argument("--embedding-runtime", default="torch", help="embed the questions as the index was built (default torch)")
     args = parser.parse_args(argv)
     environment.offline_env()
     # the question vectors from the runtime that built the index (torch), where the setting exists
     runtime = {"embedding_runtime": args.embedding_runtime} if "embedding_runtime" in Settings.model_fields else {}
-    settings = Settings(data_dir=args.index_dir, _env_file=None, **runtime)
+    settings = Settings(data_dir=args.index_dir, database_url=args.database_url, _env_file=None, **runtime)
     dataset = load("realtimeqa")
     index = ArticleIndex.from_settings(settings)
     if index.is_empty():
@@ -110,8 +113,10 @@ def main(argv=None) -> int:
         rows.append(row)
         print(f"{name:<52} " + "  ".join(f"{key}={value:.3f}" for key, value in row.items() if key.startswith("recall"))
               + f"  {row['ms_per_question']:.0f} ms", flush=True)
-    write_json(OUT / "retrieval.json", {
+    name = "retrieval-postgresql.json" if args.database_url else "retrieval.json"
+    write_json(OUT / name, {
         "dataset": "realtimeqa", "command": environment.command_line(), "questions": len(questions),
+        "catalog": index.catalog.backend,
         "time_word_questions": sum(asks_about_recent_news(q["question"]) for q in questions),
         "passages": index.catalog.count()[1], "base": base, "rows": rows,
         "loadavg_start": load_start, "loadavg_end": environment.loadavg(), "machine": environment.machine()})

@@ -155,7 +155,7 @@ def test_nginx_refuses_uploads_exactly_where_the_app_does_and_in_its_words():
 def test_every_command_the_docs_run_exists():
     [subcommands] = [action for action in build_parser()._actions if isinstance(action, argparse._SubParsersAction)]
     commands = set(subcommands.choices)
-    used = set(re.findall(r"app\.py (\w+)", DOCS.read_text()))
+    used = set(re.findall(r"app\.py ([\w-]+)", DOCS.read_text()))
     assert {"ingest", "check", "repair", "serve"} <= used
     assert used <= commands, f"docs/deploy.md runs commands app.py lacks: {sorted(used - commands)}"
 
