@@ -9,9 +9,11 @@ replicas and command-line ingests on any machines.
   the holder ends (`kill -9` included), as the kernel releases the SQLite catalog's `flock`.
 - Lexical search is BM25 with FTS5's formula (k1 1.2, b 0.75, idf log((N - n + 0.5) / (n + 0.5)),
   floored at 1e-6), so the retriever ranks as it does on SQLite. PostgreSQL's own `ts_rank` has no
-  inverse document frequency, so matching uses the GIN-indexed `tsvector` and the score is computed
-  from counts the writer keeps in the same transaction: each lexeme's document frequency
-  (`lexemes`), and the passage and word totals (`counters`).
+  inverse document frequency. Its text search still does the work of turning words into lexemes
+  (`to_tsvector`, English stemming); the writer stores them as postings (lexeme, passage, tf, length)
+  and keeps, in the same transaction, each lexeme's document frequency (`lexemes`) and the passage
+  and word totals (`counters`). A query sums BM25 over the postings of its rarest lexemes, read by
+  an index-only scan (see migrations/002_postings.sql for why not the GIN-indexed tsvector).
 - `generation` is a counter bumped by every committed change, so an answer cache in one replica sees
   another replica's writes at its next question.
 - A lost server (restart, network) is StoreUnavailable (HTTP 503) naming it; the pool checks each
@@ -52,12 +54,6 @@ def describe_url(url: str) -> str:
     user = f"{parts['user']}@" if parts.get("user") else ""
     port = f":{parts['port']}" if parts.get("port") else ""
     return f"postgresql://{user}{parts.get('host', 'localhost')}{port}/{parts.get('dbname', '')}"
-
-
-def _tsquery(lexemes: Iterable[str]) -> str:
-    """An OR of already-stemmed lexemes, quoted for tsquery input (no second stemming)."""
-    quoted = ("'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'" for lexeme in lexemes)
-    return " | ".join(quoted)
 
 
 class PostgresCatalog:
@@ -165,11 +161,13 @@ class PostgresCatalog:
             conn.execute("INSERT INTO pending_vectors VALUES (%s, %s) ON CONFLICT DO NOTHING", (doc_id, version))
 
     def commit_document(self, article: Article, passages: list[Passage], old_version: str | None) -> None:
-        rows = []
+        rows, terms, lengths = [], [], []
         for passage in passages:
             words = search_tokens(f"{article.title}\n{passage.text}")
             rows.append((passage.passage_id, passage.doc_id, passage.index, passage.start, passage.end, passage.text,
-                         passage.sentences_json(), " ".join(words), len(words)))
+                         passage.sentences_json(), len(words)))
+            terms.append(" ".join(words))
+            lengths.append(len(words))
         with self._write("store a document") as cur:
             self._delete_rows(cur, article.doc_id)
             cur.execute(
@@ -178,14 +176,22 @@ class PostgresCatalog:
                 (article.doc_id, article.version, article.title, article.source, article.published,
                  article.author, article.subject, article.text, len(passages)),
             )
-            cur.executemany(
-                'INSERT INTO passages (passage_id, doc_id, idx, start, "end", text, sentences, terms, length)'
-                f" VALUES (%s, %s, %s, %s, %s, %s, %s, to_tsvector('{TEXT_CONFIG}', %s), %s)", rows)
-            cur.execute(
-                "INSERT INTO lexemes (lexeme, df) SELECT u.lexeme, count(*) FROM passages p, unnest(p.terms) u"
-                " WHERE p.doc_id = %s GROUP BY u.lexeme"
-                " ON CONFLICT (lexeme) DO UPDATE SET df = lexemes.df + EXCLUDED.df", (article.doc_id,))
-            self._count(cur, documents=1, passages=len(rows), words=sum(row[-1] for row in rows))
+            ids = []
+            if rows:
+                cur.executemany('INSERT INTO passages (passage_id, doc_id, idx, start, "end", text, sentences, length)'
+                                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id", rows, returning=True)
+                while True:
+                    ids.append(cur.fetchone()["id"])
+                    if not cur.nextset():
+                        break
+                cur.execute(
+                    "INSERT INTO postings (lexeme, passage, tf, length)"
+                    " SELECT u.lexeme, x.id, cardinality(u.positions), x.length"
+                    " FROM unnest(%s::bigint[], %s::text[], %s::int[]) AS x(id, terms, length),"
+                    f" unnest(to_tsvector('{TEXT_CONFIG}', x.terms)) AS u", (ids, terms, lengths))
+                cur.execute("INSERT INTO lexemes (lexeme, df) SELECT lexeme, count(*) FROM postings WHERE passage = ANY(%s)"
+                            " GROUP BY lexeme ON CONFLICT (lexeme) DO UPDATE SET df = lexemes.df + EXCLUDED.df", (ids,))
+            self._count(cur, documents=1, passages=len(rows), words=sum(lengths))
             cur.execute("DELETE FROM pending_vectors WHERE doc_id = %s AND version = %s", (article.doc_id, article.version))
             if old_version and old_version != article.version:
                 cur.execute("INSERT INTO pending_vectors VALUES (%s, %s) ON CONFLICT DO NOTHING",
@@ -207,9 +213,12 @@ class PostgresCatalog:
 
     def _delete_rows(self, cur: psycopg.Cursor, doc_id: str) -> str | None:
         """Remove a document's rows and their share of the counts; returns the version removed."""
-        cur.execute("UPDATE lexemes l SET df = l.df - s.n FROM (SELECT u.lexeme, count(*) AS n FROM passages p,"
-                    " unnest(p.terms) u WHERE p.doc_id = %s GROUP BY u.lexeme) s WHERE l.lexeme = s.lexeme", (doc_id,))
-        gone = cur.execute("DELETE FROM passages WHERE doc_id = %s RETURNING length", (doc_id,)).fetchall()
+        gone = cur.execute("DELETE FROM passages WHERE doc_id = %s RETURNING id, length", (doc_id,)).fetchall()
+        if gone:
+            ids = [r["id"] for r in gone]
+            cur.execute("UPDATE lexemes l SET df = l.df - s.n FROM (SELECT lexeme, count(*) AS n FROM postings"
+                        " WHERE passage = ANY(%s) GROUP BY lexeme) s WHERE l.lexeme = s.lexeme", (ids,))
+            cur.execute("DELETE FROM postings WHERE passage = ANY(%s)", (ids,))
         row = cur.execute("DELETE FROM documents WHERE doc_id = %s RETURNING version", (doc_id,)).fetchone()
         if row:
             self._count(cur, documents=-1, passages=-len(gone), words=-sum(r["length"] for r in gone))
@@ -319,18 +328,18 @@ class PostgresCatalog:
                 counted = (rare or counted[:2])[:max_terms]
             lexemes = [row["lexeme"] for row in counted]
             idfs = [max(math.log((total - row["df"] + 0.5) / (row["df"] + 0.5)), 1e-6) for row in counted]
-            sql = (
-                f"SELECT p.passage_id, sum(q.idf * u.tf * {BM25_K1 + 1}"
-                f" / (u.tf + {BM25_K1} * ({1 - BM25_B} + {BM25_B} * p.length / %(avgdl)s))) AS score"
-                " FROM passages p"
-                " CROSS JOIN LATERAL (SELECT lexeme, cardinality(positions) AS tf FROM unnest(p.terms)) u"
-                " JOIN unnest(%(lexemes)s::text[], %(idfs)s::float8[]) AS q(lexeme, idf) ON q.lexeme = u.lexeme"
-            )
-            params = {"avgdl": max(words / max(total, 1), 1.0), "lexemes": lexemes, "idfs": idfs,
-                      "tsquery": _tsquery(lexemes), "limit": limit}
-            where = ["p.terms @@ %(tsquery)s::tsquery"]
-            if sources or published_from or published_to:
-                sql += " JOIN documents d ON d.doc_id = p.doc_id"
+            score = (f"sum(q.idf * x.tf * {BM25_K1 + 1}::float8 / (x.tf + {BM25_K1}::float8"
+                     f" * ({1 - BM25_B}::float8 + {BM25_B}::float8 * x.length / %(avgdl)s::float8)))")
+            params = {"avgdl": max(words / max(total, 1), 1.0), "lexemes": lexemes, "idfs": idfs, "limit": limit}
+            postings = ("postings x JOIN unnest(%(lexemes)s::text[], %(idfs)s::float8[]) AS q(lexeme, idf)"
+                        " ON x.lexeme = q.lexeme")
+            if not (sources or published_from or published_to):
+                # No filter: rank the postings alone, then name the few winners.
+                sql = (f"SELECT p.passage_id, s.score FROM (SELECT x.passage, {score} AS score FROM {postings}"
+                       " GROUP BY x.passage ORDER BY score DESC, x.passage LIMIT %(limit)s) s"
+                       " JOIN passages p ON p.id = s.passage ORDER BY s.score DESC, s.passage")
+            else:
+                where = []
                 if sources:
                     where.append("d.source = ANY(%(sources)s)")
                     params["sources"] = list(sources)
@@ -340,7 +349,9 @@ class PostgresCatalog:
                 if published_to:
                     where.append("d.published <= %(published_to)s")
                     params["published_to"] = published_to
-            sql += " WHERE " + " AND ".join(where) + " GROUP BY p.passage_id ORDER BY score DESC, p.passage_id LIMIT %(limit)s"
+                sql = (f"SELECT p.passage_id, {score} AS score FROM {postings} JOIN passages p ON p.id = x.passage"
+                       f" JOIN documents d ON d.doc_id = p.doc_id WHERE {' AND '.join(where)}"
+                       " GROUP BY p.passage_id, p.id ORDER BY score DESC, p.id LIMIT %(limit)s")
             return [(row["passage_id"], float(row["score"])) for row in conn.execute(sql, params)]
 
     def generation(self) -> int:
