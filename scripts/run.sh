@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh requirements.txt
 # The reader model writes the short answers; without it the assistant answers in the extractive mode.
-# NEWSQA_SKIP_READER=1 leaves it out (no 5-minute llama.cpp build, no 470 MB model).
+# NEWSQA_SKIP_READER=1 leaves it out (no 470 MB model download).
 if [ "${NEWSQA_SKIP_READER:-0}" != 1 ] && ! scripts/setup-reader.sh; then
   echo "run.sh: the reader could not be installed (see above); answering in the extractive mode" >&2
 fi

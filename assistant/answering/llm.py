@@ -48,25 +48,23 @@ def openai_chat(settings: Settings) -> Chat:
 
 
 def llamacpp_chat(settings: Settings) -> Chat:
-    """A local GGUF in this process; the extra is imported only here, so the other modes never need it."""
-    try:
-        from llama_cpp import Llama
-    except ImportError as exc:
-        raise ConfigError("answer_mode=llamacpp needs the optional extra: pip install -r requirements-llamacpp.txt") from exc
+    """A local GGUF in this process, on the reader's runtime (xllamacpp, imported only when the model
+    loads, so the other modes never need it). It loads here, at server start, as before."""
+    from assistant.answering.reader.runtime import Generation, LlamaReader
+
     path = settings.llamacpp_model_path
     if path == "bundled:gemma3-270m" or not path:
         path = _bundled_gguf()
     if not Path(path).is_file():
         raise ConfigError(f"llamacpp_model_path {path!r} is not a file")
-    model = Llama(model_path=str(path), n_ctx=4096, verbose=False)
+    model = LlamaReader(Path(path), n_ctx=4096)
+    model.server  # noqa: B018 - loads it now: a missing runtime or a bad file is reported at start
 
     def chat(messages: list[dict]) -> Iterator[str]:
-        for chunk in model.create_chat_completion(messages, stream=True, temperature=settings.llm_temperature,
-                                                  max_tokens=settings.llm_max_tokens):
-            piece = chunk["choices"][0]["delta"].get("content")
-            if piece:
-                yield piece
+        yield from model.generate(messages, Generation(), max_tokens=settings.llm_max_tokens,
+                                  temperature=settings.llm_temperature)
 
+    chat.close = model.close  # type: ignore[attr-defined]
     return chat
 
 
@@ -137,6 +135,9 @@ class LLMAnswerer:
 
     def close(self) -> None:
         self.fallback.close()
+        close = getattr(self.chat, "close", None)  # the llamacpp chat's model
+        if close is not None:
+            close()
 
     def stream(self, question: str, passages: list[RetrievedPassage],
                question_vector: np.ndarray | None = None) -> Iterator[str | Draft]:

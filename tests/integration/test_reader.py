@@ -1,4 +1,4 @@
-"""The reader mode with the real bundled model (Qwen2.5-Coder-0.5B through llama-cpp-python), the real
+"""The reader mode with the real bundled model (Qwen2.5-Coder-0.5B through xllamacpp), the real
 MiniLM and an embedded Chroma, on a made-up article with the questions issue 10 found answered
 wrong: every one must be answered right or plainly not found.
 
@@ -102,3 +102,28 @@ def test_the_evidence_arrives_before_the_short_answer(reader_engine):
     assert shown.citations and shown.short_answer is None
     check_citations(shown, text)
     assert final.abstained or "Tuesday" in final.short_answer
+
+
+def test_the_runtime_streams_answer_tokens_with_log_probabilities(tmp_path_factory):
+    """The real runtime (xllamacpp): one log-probability per token of the answer, as the calibration's
+    lp_mean and lp_min read them, and nothing left behind once closed."""
+    from assistant.answering.factory import reader_path
+    from assistant.answering.reader.runtime import Generation, LlamaReader
+
+    settings = make_settings(tmp_path_factory.mktemp("runtime"), answer_mode="reader",
+                             model_cache_dir=tmp_path_factory.getbasetemp().parent / "newsqa-models")
+    model = LlamaReader(reader_path(settings, progress=False), threads=2)
+    try:
+        into = Generation()
+        question = [{"role": "user", "content": "The ferry terminal cost 84 million dollars. How much did it cost? "
+                                                "Reply with the amount only."}]
+        pieces = list(model.generate(question, into, max_tokens=12))
+        assert "84" in "".join(pieces) and into.text == "".join(pieces)
+        assert 0 < len(into.logprobs) <= 12 and all(lp <= 0.0 for lp in into.logprobs)
+        assert into.timings["predicted_n"] >= len(into.logprobs)
+        socket_dir = model._socket_dir
+        assert socket_dir and os.listdir(socket_dir) == ["llama.sock"]  # its listener: a Unix socket, no TCP port
+    finally:
+        model.close()
+    assert not os.path.exists(socket_dir)
+

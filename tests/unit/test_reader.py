@@ -1,8 +1,12 @@
 """The reader backend with a fake model: what it keeps of a reply, what it cites, when it gives up on
-the model, and the hash-checked assembly of a bundled model (with fake chunk packages)."""
+the model, the runtime's streaming and locking (with a fake llama.cpp server), and the hash-checked
+assembly of a bundled model (with fake chunk packages)."""
 
 import hashlib
 import sys
+import threading
+import time
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +15,7 @@ from assistant.answering.extractive.answerer import EvidenceSentence, Extractive
 from assistant.answering.reader import models, support
 from assistant.answering.reader.answerer import ReaderAnswerer, messages, reading
 from assistant.answering.reader.calibration import FEATURES, ReaderCalibration
-from assistant.answering.reader.runtime import ReaderBusy
+from assistant.answering.reader.runtime import Generation, LlamaReader, ReaderBusy
 from assistant.condense import keeps_content, rule_based, short_answer_of, with_llm, with_short_answer
 from core.errors import ConfigError
 
@@ -158,6 +162,86 @@ def test_the_calibration_file_names_every_feature_and_errors_name_the_fix(tmp_pa
     broken.write_text('{"bias": 0, "weights": {"extractive": 1}, "abstain_threshold": 0.5}')
     with pytest.raises(ConfigError, match="bench.reader_dev --fit"):
         ReaderCalibration.load(broken)
+
+
+# --- the runtime, with a fake llama.cpp server -------------------------------------------------
+
+class FakeServer:
+    """Stands in for xllamacpp.Server: hands its chunks to the callback one by one, and stops when the
+    callback returns True, as llama.cpp's server does."""
+
+    def __init__(self, *chunks, gate: threading.Event | None = None, token_s: float = 0.0):
+        self.chunks = chunks
+        self.gate = gate
+        self.token_s = token_s  # how long each token takes to generate
+        self.called = threading.Event()
+        self.sent = 0
+        self.request: dict = {}
+
+    def handle_chat_completions(self, request, callback):
+        self.request = request
+        self.called.set()
+        if self.gate:
+            self.gate.wait(10)
+        for chunk in self.chunks:
+            time.sleep(self.token_s)
+            self.sent += 1
+            if callback(chunk):
+                return
+
+
+class ReaderOn(LlamaReader):
+    """The runtime with a fake server where it would load the model."""
+
+    def __init__(self, server: FakeServer):
+        super().__init__(Path("never-loaded.gguf"), threads=1)
+        self.fake = server
+
+    def _start(self):
+        return self.fake
+
+
+def token(text: str, logprob: float) -> dict:
+    return {"choices": [{"delta": {"content": text}, "logprobs": {"content": [{"token": text, "logprob": logprob}]}}]}
+
+
+END = {"choices": [{"delta": {}, "finish_reason": "stop"}], "timings": {"prompt_n": 12, "predicted_n": 3}}
+
+
+def test_the_runtime_streams_pieces_and_records_each_token_log_probability():
+    model = ReaderOn(FakeServer(token("84", -0.1), token(" million", -0.5), END))
+    into = Generation()
+    assert list(model.generate([{"role": "user", "content": "How much?"}], into)) == ["84", " million"]
+    assert into.text == "84 million" and into.logprobs == [-0.1, -0.5] and into.timings["prompt_n"] == 12
+    request = model.fake.request
+    assert request["temperature"] == 0.0 and request["stream"] and request["logprobs"] and request["top_logprobs"] == 1
+
+
+def test_a_caller_that_stops_reading_stops_the_generation():
+    server = FakeServer(*(token(str(n), -0.1) for n in range(50)), token_s=0.01)
+    pieces = ReaderOn(server).generate([], Generation())
+    assert next(pieces) == "0"
+    pieces.close()  # returns once the server has stopped
+    assert server.sent < 50
+
+
+def test_a_second_question_waits_for_the_model_at_most_busy_wait_s():
+    gate = threading.Event()
+    model = ReaderOn(FakeServer(token("Tuesday", -0.1), END, gate=gate))
+    first = threading.Thread(target=lambda: list(model.generate([], Generation())))
+    first.start()
+    assert model.fake.called.wait(5)  # the first question holds the model
+    with pytest.raises(ReaderBusy):
+        list(model.generate([], Generation(), busy_wait_s=0.05))
+    gate.set()
+    first.join(5)
+    assert list(model.generate([], Generation(), busy_wait_s=0.05)) == ["Tuesday"]  # free again
+
+
+def test_an_error_from_llama_cpp_is_raised_with_its_message():
+    model = ReaderOn(FakeServer({"error": {"code": 400, "message": "request exceeds the available context size"}}))
+    with pytest.raises(RuntimeError, match="exceeds the available context size"):
+        list(model.generate([], Generation()))
 
 
 # --- follow-up questions ------------------------------------------------------------------------
