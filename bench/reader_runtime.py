@@ -1,16 +1,23 @@
 """How fast a llama.cpp runtime answers reader questions on this CPU: one fixed workload, in process
-(llama-cpp-python, or a drop-in binding with the same `Llama` API) or against an OpenAI-compatible
-server such as llama-server.
+(the app's own runtime on xllamacpp, llama-cpp-python, or a drop-in binding with the same `Llama`
+API) or against an OpenAI-compatible server such as llama-server.
 
     python -m bench.reader_runtime --model PATH [--server URL] [--threads 2] [--n-ctx 2048]
-                                   [--logits-all] [--no-prefix-cache] [--binding llama_cpp] [--json OUT]
+                                   [--logits-all] [--no-prefix-cache] [--binding xllamacpp|llama_cpp]
+                                   [--against BINDING] [--json OUT]
+
+`--binding xllamacpp` (the default) times `assistant/answering/reader/runtime.py` itself, as the
+reader calls it; `--binding llama_cpp` times llama-cpp-python's `Llama` with the logits processor
+the reader used before.
 
 The workload: a fixed system prompt first (so llama.cpp can reuse its evaluated prefix), then 3-5
 numbered sentences of a made-up news article and a question (~150 prompt tokens); greedy, at most
 24 answer tokens; one warm-up question, then 20 timed ones, one at a time. Printed: the CPU and its
 SIMD flags, the load average before and after, load time (in process only), per-answer p50/p95,
 prompt and generation tokens/s (prompt tokens counted as evaluated, i.e. after prefix reuse), and
-each answer with the mean log-probability of its tokens. Nothing runs at import.
+each answer with the mean log-probability of its tokens. `--against BINDING` times a second
+runtime beside the first, each in its own process, each question asked of both in turn, so both
+meet the same load on shared cores. Nothing runs at import.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import argparse
 import importlib
 import json
 import math
+import multiprocessing
 import os
 import time
 from pathlib import Path
@@ -76,6 +84,7 @@ class InProcess:
 
     def __init__(self, args):
         self.binding = importlib.import_module(args.binding)
+        self.version = f"{args.binding} {getattr(self.binding, '__version__', '?')}"
         self.logits_all, self.no_prefix_cache = args.logits_all, args.no_prefix_cache
         start = time.perf_counter()
         self.llama = self.binding.Llama(model_path=args.model, n_ctx=args.n_ctx, n_threads=args.threads,
@@ -117,6 +126,34 @@ class InProcess:
         return row
 
 
+class AppRuntime:
+    """The app's runtime (`LlamaReader` on xllamacpp), streamed as the reader streams it."""
+
+    def __init__(self, args):
+        from assistant.answering.reader.runtime import LlamaReader
+
+        if args.logits_all or args.no_prefix_cache:
+            raise SystemExit("--logits-all and --no-prefix-cache apply to --binding llama_cpp only")
+        self.reader = LlamaReader(Path(args.model), threads=args.threads, n_ctx=args.n_ctx)  # before OpenMP loads
+        start = time.perf_counter()
+        self.reader.server  # noqa: B018 - loads the model
+        self.load_s = time.perf_counter() - start
+        import xllamacpp
+
+        self.version = f"xllamacpp {xllamacpp.__version__}; {xllamacpp.get_system_info().strip()}"
+
+    def ask(self, msgs: list[dict], max_tokens: int) -> dict:
+        from assistant.answering.reader.runtime import Generation
+
+        generation, first, start = Generation(), None, time.perf_counter()
+        for _piece in self.reader.generate(msgs, generation, max_tokens=max_tokens):
+            first = first or time.perf_counter()
+        t = generation.timings
+        return {"text": generation.text.strip(), "s": time.perf_counter() - start, "ttft_s": (first or start) - start,
+                "logprobs": generation.logprobs, "prompt_n": t.get("prompt_n"), "prompt_ms": t.get("prompt_ms"),
+                "gen_n": t.get("predicted_n"), "gen_ms": t.get("predicted_ms")}
+
+
 class Server:
     """An OpenAI-compatible /v1/chat/completions; llama-server adds `timings` to each answer."""
 
@@ -126,6 +163,7 @@ class Server:
         url = args.server.rstrip("/").removesuffix("/v1") + "/v1"
         self.client = OpenAI(base_url=url, api_key="none", timeout=600)
         self.model, self.no_prefix_cache, self.load_s = args.model, args.no_prefix_cache, None
+        self.version = f"server {args.server}"
 
     def ask(self, msgs: list[dict], max_tokens: int) -> dict:
         start = time.perf_counter()
@@ -149,6 +187,68 @@ def rate(rows: list[dict], n: str, ms: str) -> float | None:
     return round(tokens / millis * 1000, 1) if tokens and millis else None
 
 
+def make_runner(args):
+    return Server(args) if args.server else AppRuntime(args) if args.binding == "xllamacpp" else InProcess(args)
+
+
+class Child:
+    """A runner in a child process of its own (its own llama.cpp and OpenMP runtime), asked one
+    question at a time, so that two runtimes can take turns on each question."""
+
+    def __init__(self, args):
+        context = multiprocessing.get_context("spawn")
+        self.conn, child_end = context.Pipe()
+        self.process = context.Process(target=_child, args=(child_end, args), daemon=True)
+        self.process.start()
+        self.version, self.load_s = self.conn.recv()
+
+    def ask(self, msgs: list[dict], max_tokens: int) -> dict:
+        self.conn.send((msgs, max_tokens))
+        return self.conn.recv()
+
+    def close(self) -> float:
+        """CPU seconds the child used."""
+        self.conn.send(None)
+        cpu = self.conn.recv()
+        self.process.join(60)
+        return cpu
+
+
+def _child(conn, args) -> None:
+    runner = make_runner(args)
+    conn.send((runner.version, runner.load_s))
+    while (job := conn.recv()) is not None:
+        conn.send(runner.ask(*job))
+    times = os.times()
+    conn.send(times.user + times.system)
+
+
+def summarise(args, runner, warm: dict, rows: list[dict], cpu_s: float, load_before) -> dict:
+    from bench import environment
+    from bench.lib import percentile
+
+    seconds = [r["s"] for r in rows]
+    return {
+        "cpu": environment.machine()["cpu"], "cpu_flags": cpu_flags(), "threads": args.threads,
+        "runtime": runner.version, "model": args.model,
+        "logits_all": args.logits_all, "prefix_cache": not args.no_prefix_cache,
+        "load_s": None if runner.load_s is None else round(runner.load_s, 2), "warmup_s": round(warm["s"], 3),
+        "p50_s": round(percentile(seconds, 50), 3), "p95_s": round(percentile(seconds, 95), 3),
+        "mean_s": round(sum(seconds) / len(seconds), 3),
+        "prompt_tokens_evaluated_mean": round(sum(r.get("prompt_n") or 0 for r in rows) / len(rows), 1),
+        "prompt_tok_s": rate(rows, "prompt_n", "prompt_ms"), "gen_tok_s": rate(rows, "gen_n", "gen_ms"),
+        "cpu_s": round(cpu_s, 1), "loadavg_before": load_before, "loadavg_after": environment.loadavg(),
+    }
+
+
+def report(summary: dict, rows: list[dict]) -> None:
+    for key, value in summary.items():
+        print(f"{key:>30}: {value}")
+    for r in rows:
+        r["mean_logprob"] = round(sum(r["logprobs"]) / len(r["logprobs"]), 3) if r["logprobs"] else None
+        print(f"  {r['s']:6.2f}s  lp={r['mean_logprob']}  {r['question']} -> {r['text']!r}")
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m bench.reader_runtime", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="GGUF path (in process), or the model name sent to --server")
@@ -157,42 +257,51 @@ def main(argv: list[str] | None = None) -> dict:
         parser.add_argument(flag, type=int, default=default)
     parser.add_argument("--logits-all", action="store_true", help="in process: logits_all=True, logprobs=True")
     parser.add_argument("--no-prefix-cache", action="store_true", help="re-evaluate the whole prompt every time")
-    parser.add_argument("--binding", default="llama_cpp", help="module with a llama_cpp-compatible Llama class")
+    parser.add_argument("--binding", default="xllamacpp",
+                        help="xllamacpp: the app's runtime; else a module with a llama_cpp-compatible Llama class")
+    parser.add_argument("--against", metavar="BINDING",
+                        help="also time this binding, each question asked of both in turn, each in its own process")
     parser.add_argument("--json", type=Path, help="write the settings, summary and every answer here")
     args = parser.parse_args(argv)
 
     from bench import environment
-    from bench.lib import percentile
 
     load_before, cpu_before = environment.loadavg(), os.times()
-    runner = Server(args) if args.server else InProcess(args)
-    warm = runner.ask(messages(*WARMUP), args.max_tokens)
-    rows = []
-    for question, first, end in QUESTIONS:
-        row = runner.ask(messages(question, first, end), args.max_tokens)
-        row["question"] = question
-        rows.append(row)
-    cpu_after, seconds = os.times(), [r["s"] for r in rows]
-    summary = {
-        "cpu": environment.machine()["cpu"], "cpu_flags": cpu_flags(), "threads": args.threads,
-        "runtime": f"server {args.server}" if args.server else args.binding, "model": args.model,
-        "logits_all": args.logits_all, "prefix_cache": not args.no_prefix_cache,
-        "load_s": None if runner.load_s is None else round(runner.load_s, 2), "warmup_s": round(warm["s"], 3),
-        "p50_s": round(percentile(seconds, 50), 3), "p95_s": round(percentile(seconds, 95), 3),
-        "mean_s": round(sum(seconds) / len(seconds), 3),
-        "prompt_tokens_evaluated_mean": round(sum(r.get("prompt_n") or 0 for r in rows) / len(rows), 1),
-        "prompt_tok_s": rate(rows, "prompt_n", "prompt_ms"), "gen_tok_s": rate(rows, "gen_n", "gen_ms"),
-        "cpu_s_this_process": round(cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system, 1),
-        "loadavg_before": load_before, "loadavg_after": environment.loadavg(),
-    }
-    for key, value in summary.items():
-        print(f"{key:>30}: {value}")
-    for r in rows:
-        r["mean_logprob"] = round(sum(r["logprobs"]) / len(r["logprobs"]), 3) if r["logprobs"] else None
-        print(f"  {r['s']:6.2f}s  lp={r['mean_logprob']}  {r['question']} -> {r['text']!r}")
+    if not args.against:
+        runner = make_runner(args)
+        warm = runner.ask(messages(*WARMUP), args.max_tokens)
+        rows = [{**runner.ask(messages(q, first, end), args.max_tokens), "question": q} for q, first, end in QUESTIONS]
+        cpu_after = os.times()
+        summary = summarise(args, runner, warm, rows, cpu_after.user + cpu_after.system - cpu_before.user
+                            - cpu_before.system, load_before)
+        report(summary, rows)
+        if args.json:
+            args.json.write_text(json.dumps({"summary": summary, "answers": rows}, indent=1))
+        return summary
+
+    # Paired: on shared cores the load moves within seconds, so each question goes to both runtimes
+    # back to back (which goes first alternates), and each runtime's figures come from the same moments.
+    other = argparse.Namespace(**{**vars(args), "binding": args.against, "server": None})
+    runners = [Child(args), Child(other)]
+    warm = [r.ask(messages(*WARMUP), args.max_tokens) for r in runners]
+    rows: list[list[dict]] = [[], []]
+    for n, (question, first, end) in enumerate(QUESTIONS):
+        for i in ((0, 1) if n % 2 == 0 else (1, 0)):
+            rows[i].append({**runners[i].ask(messages(question, first, end), args.max_tokens), "question": question})
+    cpu = [r.close() for r in runners]
+    summaries = [summarise(a, r, w, rs, c, load_before) for a, r, w, rs, c in zip((args, other), runners, warm, rows, cpu)]
+    for summary, rs in zip(summaries, rows):
+        report(summary, rs)
+        print()
+    ratios = sorted(b["s"] / a["s"] for a, b in zip(*rows))
+    paired = {"runtime": runners[0].version, "against": runners[1].version,
+              "median_time_ratio_against_over_runtime": round(ratios[len(ratios) // 2], 3),
+              "questions_runtime_faster": sum(a["s"] < b["s"] for a, b in zip(*rows)), "questions": len(QUESTIONS)}
+    for key, value in paired.items():
+        print(f"{key:>40}: {value}")
     if args.json:
-        args.json.write_text(json.dumps({"summary": summary, "answers": rows}, indent=1))
-    return summary
+        args.json.write_text(json.dumps({"paired": paired, "summaries": summaries, "answers": rows}, indent=1))
+    return paired
 
 
 if __name__ == "__main__":
