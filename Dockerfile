@@ -18,8 +18,8 @@ RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
 COPY requirements.txt ./
 RUN pip install -r requirements.txt
 
-# The code belongs to root and is read-only to the server; its data_dir (feedback.jsonl in the shared
-# mode) is the one folder it writes, besides its home's ~/.cache/newsqa.
+# The code belongs to root and is read-only to the server; its data_dir (empty in the shared mode, where
+# feedback goes to PostgreSQL) is the one folder it writes, besides its home's ~/.cache/newsqa.
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin newsqa \
     && install -d -o newsqa -g newsqa /var/lib/newsqa
 COPY . .

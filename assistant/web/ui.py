@@ -177,13 +177,15 @@ def make_chat(engine: AnswerEngine) -> Callable[..., Iterator[tuple]]:
     return chat
 
 
-def make_like(settings: Settings) -> Callable[..., None]:
+def make_like(engine: AnswerEngine, settings: Settings) -> Callable[..., None]:
+    store = feedback.store_for(settings.data_dir, engine.index)
+
     def like(answers: dict | None, data: gr.LikeData) -> None:
         index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
         answer = (answers or {}).get(index)
         if answer is None or data.liked not in (True, False):  # a user message, or a like taken back
             return
-        feedback.record(settings.data_dir, answer.question, answer.answer, "up" if data.liked else "down", via="chat",
+        feedback.record(store, answer.question, answer.answer, "up" if data.liked else "down", via="chat",
                         citations=[{"doc_id": c.doc_id, "start": c.start, "end": c.end} for c in answer.citations])
         gr.Info("Thanks — your feedback was saved.")
 
@@ -247,7 +249,7 @@ def chat_tab(engine: AnswerEngine, settings: Settings) -> None:
     send.click(chat, [message, chatbot, answers], outputs, api_name="chat")
     message.submit(chat, [message, chatbot, answers], outputs, api_visibility="private")
     chatbot.clear(lambda: ("", {}), None, [sources, answers], api_visibility="private")
-    chatbot.like(make_like(settings), answers, None, api_visibility="private")
+    chatbot.like(make_like(engine, settings), answers, None, api_visibility="private")
 
 
 def documents_tab(engine: AnswerEngine, settings: Settings, demo: gr.Blocks) -> None:

@@ -31,6 +31,7 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from core.errors import ConfigError, StoreUnavailable
@@ -247,6 +248,15 @@ class PostgresCatalog:
         with self._connection("read a setting") as conn:
             row = conn.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
         return row["value"] if row else None
+
+    def add_feedback(self, entry: dict) -> None:
+        """A rating from any replica (`assistant/feedback.py`)."""
+        with self._connection("store feedback") as conn:
+            conn.execute("INSERT INTO feedback (entry) VALUES (%s)", (Jsonb(entry),))
+
+    def feedback(self) -> list[dict]:
+        with self._connection("read feedback") as conn:
+            return [row["entry"] for row in conn.execute("SELECT entry FROM feedback ORDER BY id")]
 
     # --- reads --------------------------------------------------------------------------------
 

@@ -397,7 +397,7 @@ def test_feedback_is_appended_to_the_data_dir(client, app):
     entry = {"question": QUESTION, "answer": "The council and tribal elders. [1]", "rating": "down", "comment": "too long"}
     response = client.post("/api/feedback", json=entry)
     assert response.status_code == 201
-    stored = feedback.read_all(app.state.settings.data_dir)[-1]
+    stored = feedback.read_all(feedback.store_for(app.state.settings.data_dir, app.state.engine.index))[-1]
     assert {k: stored[k] for k in entry} == entry and stored["via"] == "api"
     assert client.post("/api/feedback", json={**entry, "rating": "meh"}).status_code == 422
     assert client.post("/api/feedback", json={"rating": "up"}).status_code == 422

@@ -3,7 +3,8 @@ loopback port) and one `chroma run` server.
 
 - The REST API tests of test_api.py run again here (imported, so pytest collects them in this module
   with its fixtures), through a client that sends each request to the other replica in turn: an
-  upload through one is listed, answered and deleted through the other.
+  upload through one is listed, answered and deleted through the other, and feedback given through
+  one is stored where every replica reads it.
 - Real `app.py serve` processes: an upload through one is answerable through the other at once, and
   both answer 503 while PostgreSQL is down and recover without a restart.
 - Command-line ingests and a replica killed with SIGKILL mid-ingest lose nothing committed.
@@ -29,6 +30,7 @@ from tests.integration.test_api import (  # noqa: F401  (collected again here, a
     test_bad_questions_are_422_with_a_message,
     test_chat_page_is_served_at_the_root,
     test_documents_list_passage_counts_and_full_text,
+    test_feedback_is_appended_to_the_data_dir,
     test_filters_that_match_nothing_give_the_not_found_answer,
     test_follow_up_uses_the_history,
     test_health_counts_documents_and_passages,
@@ -63,6 +65,13 @@ def replicas(tmp_path_factory, shared):
     index = ArticleIndex.from_settings(settings, embeddings=first.state.engine.index.embeddings)  # one model in memory
     second = build_app(settings, engine=AnswerEngine.from_settings(settings, index=index))
     return first, second
+
+
+@pytest.fixture(scope="module")
+def app(replicas):
+    """test_api.py's tests that read the app's state read the first replica's: feedback given
+    through either replica is found there, in the shared catalog."""
+    return replicas[0]
 
 
 class Alternating:

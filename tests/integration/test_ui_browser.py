@@ -77,10 +77,10 @@ def test_answer_shows_markers_timing_and_a_source_card_with_the_evidence(page, t
 def test_thumbs_up_is_saved_as_feedback(page, app):
     ask(page, QUESTION)
     expect(page.locator("#newsqa-chat")).to_contain_text(EXPECTED, timeout=WAIT_MS)
-    before = len(feedback.read_all(app.state.settings.data_dir))
+    before = len(feedback.read_all(feedback.store_for(app.state.settings.data_dir, app.state.engine.index)))
     page.locator("#newsqa-chat button[aria-label='Like']").last.click()
     expect(page.get_by_text("your feedback was saved")).to_be_visible(timeout=WAIT_MS)
-    entries = feedback.read_all(app.state.settings.data_dir)
+    entries = feedback.read_all(feedback.store_for(app.state.settings.data_dir, app.state.engine.index))
     assert len(entries) == before + 1
     assert entries[-1]["rating"] == "up" and entries[-1]["question"] == QUESTION and entries[-1]["via"] == "chat"
 

@@ -91,9 +91,9 @@ def test_replicas_share_the_compose_stores_and_keep_their_own_data_dir(services)
         assert {"localhost", "127.0.0.1"} <= set(Settings(_env_file=None, allowed_hosts=hosts).allowed_hosts)
         assert "container_name" not in services[name]  # docs/deploy.md scales with --scale
         [volume] = services[name]["volumes"]
-        assert volume.split(":")[1] == data_dir  # feedback.jsonl outlives the container
+        assert volume.split(":")[1] == data_dir  # the replica's data_dir outlives the container
         volumes.append(volume.split(":")[0])
-    assert len(set(volumes)) == len(REPLICAS)  # one per replica: feedback stays per replica
+    assert len(set(volumes)) == len(REPLICAS)  # one per replica: copies of one service share theirs
 
 
 def test_only_the_proxy_is_published_and_on_loopback_by_default(services):

@@ -1,5 +1,5 @@
 """`POST /api/feedback`: a thumbs up or down on an answer, stored by `assistant.feedback` (the chat
-page's like buttons write to the same file)."""
+page's like buttons write to the same place: `data_dir/feedback.jsonl`, or the PostgreSQL catalog)."""
 
 from typing import Any, Literal
 
@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from assistant import feedback
-from assistant.web.deps import SettingsDep
+from assistant.web.deps import EngineDep, SettingsDep
 from assistant.web.errors import API_ERRORS
 
 router = APIRouter(prefix="/api", tags=["api"], responses=API_ERRORS)
@@ -21,6 +21,7 @@ class FeedbackIn(BaseModel):
 
 
 @router.post("/feedback", status_code=201)
-def post_feedback(body: FeedbackIn, settings: SettingsDep) -> dict[str, Any]:
-    """Store a thumbs up/down for an answer in `data_dir/feedback.jsonl`."""
-    return feedback.record(settings.data_dir, body.question, body.answer, body.rating, body.comment, via="api")
+def post_feedback(body: FeedbackIn, settings: SettingsDep, engine: EngineDep) -> dict[str, Any]:
+    """Store a thumbs up/down for an answer (in `data_dir/feedback.jsonl`, or the shared PostgreSQL catalog)."""
+    store = feedback.store_for(settings.data_dir, engine.index)
+    return feedback.record(store, body.question, body.answer, body.rating, body.comment, via="api")
