@@ -43,7 +43,6 @@ from bench.metrics import contains_any
 
 MODEL = "bundled:all-MiniLM-L6-v2"
 ENCODERS = ("torch-fp32", "torch-bf16", "onnx-fp32", "onnx-int8")
-SIMD_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
 RECALL = ("torch-fp32", "onnx-int8")
 SWEEP = ((4, 1), (5, 1), (6, 1), (5, 0), (6, 2))
 AVX2_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
@@ -53,21 +52,10 @@ def log(message: str) -> None:
     print(f"[encoders {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def cpu_flags() -> list[str]:
-    """The SIMD flags that decide which kernels run (from /proc/cpuinfo)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                present = set(line.split(":", 1)[1].split())
-                return [flag for flag in SIMD_FLAGS if flag in present]
-    except OSError:
-        pass
-    return []
-
-
 def where() -> dict:
     """What each figure ran on, recorded beside it."""
-    return {"cpu": environment.machine()["cpu"], "flags": cpu_flags(), "loadavg": environment.loadavg()}
+    return {"cpu": environment.machine()["cpu"], "flags": environment.cpu_flags(), "persona": environment.cpu_persona(),
+            "loadavg": environment.loadavg()}
 
 
 # --- the inputs ---------------------------------------------------------------------------------

@@ -23,6 +23,29 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+SIMD_FLAGS = ("avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16",
+              "amx_tile", "amx_int8")
+# What bench/avx2/persona.c hides from CPUID (the kernel's /proc/cpuinfo still lists them).
+PERSONA_HIDES = {"avx2": {"avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_tile", "amx_int8"}}
+
+
+def cpu_persona() -> str | None:
+    """"avx2" when the process runs under bench/avx2/run, else None."""
+    return "avx2" if os.environ.get("NEWSQA_CPU_PERSONA", "").startswith("avx2") else None
+
+
+def cpu_flags() -> list[str]:
+    """The SIMD flags that decide which kernels run: /proc/cpuinfo's, less what a persona hides."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                present = set(line.split(":", 1)[1].split()) - PERSONA_HIDES.get(cpu_persona() or "", set())
+                return [flag for flag in SIMD_FLAGS if flag in present]
+    except OSError:
+        pass
+    return []
+
+
 def _ram_gib() -> float | None:
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -45,6 +68,8 @@ def machine() -> dict:
         "nproc": os.cpu_count(),
         "ram_gib": _ram_gib(),
         "cpu": _cpu_model(),
+        "cpu_flags": cpu_flags(),
+        "cpu_persona": cpu_persona(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "torch": _version("torch"),

@@ -284,6 +284,8 @@ def build(out_dir: Path) -> str:
     if machine:
         lines += ["## Machine", "", table(["", ""], [
             ["CPU", f"{machine['cpu']} ({machine['nproc']} cores visible, `nproc`)"],
+            ["CPU flags", " ".join(machine.get("cpu_flags") or []) + (f" (persona: {machine['cpu_persona']}, "
+                          "bench/avx2/README.md)" if machine.get("cpu_persona") else "")],
             ["RAM", f"{machine['ram_gib']} GiB"],
             ["Python / torch", f"{machine['python']} / {machine['torch']}"],
             ["sentence-transformers / chromadb / langchain-core / spaCy",

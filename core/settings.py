@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     lexical_weight: float = Field(0.5, ge=0.0, le=1.0, description="Weight of the lexical (BM25) score against the dense score in fusion.")
 
     # Answering.
-    answer_mode: Literal["auto", "reader", "extractive", "openai", "llamacpp"] = Field("auto", description="auto (reader when its model and llama-cpp-python are installed, else extractive), reader (a bundled instruct model writes the short answer from the evidence sentences), extractive (no model), openai (any OpenAI-compatible endpoint writes the answer) or llamacpp (a local GGUF writes the answer).")
+    answer_mode: Literal["auto", "reader", "extractive", "openai", "llamacpp"] = Field("auto", description="auto (reader when its model and xllamacpp are installed, else extractive), reader (a bundled instruct model writes the short answer from the evidence sentences), extractive (no model), openai (any OpenAI-compatible endpoint writes the answer) or llamacpp (a local GGUF writes the answer).")
     reader_model: str = Field("bundled:qwen2.5-coder-0.5b-instruct-q4_k_m", description="The reader's GGUF: `bundled:qwen2.5-coder-0.5b-instruct-q4_k_m` (requirements-reader.txt), `bundled:qwen2.5-coder-1.5b-instruct` (requirements-reader-1.5b.txt) or a path to any instruct GGUF.")
     model_cache_dir: Path = Field(Path("~/.cache/newsqa/models"), description="Where bundled reader models are assembled from their packages (once, hash-checked).")
     reader_threads: int | None = Field(None, ge=1, description="CPU threads for the reader model; unset uses every core (the reader sets OMP_WAIT_POLICY=passive, so its threads do not spin while other work shares the cores).")
