@@ -132,11 +132,12 @@ class StageTimer:
         return timed
 
 
-def open_ours(data_dir: Path, embeddings=None, on_stage=None):
+def open_ours(data_dir: Path, embeddings=None, on_stage=None, **overrides):
+    """Our index in `data_dir`; `overrides` are more settings (bench/shared.py opens the shared mode so)."""
     from core.settings import Settings
     from index.store import ArticleIndex
 
-    settings = Settings(data_dir=data_dir, _env_file=None)
+    settings = Settings(data_dir=data_dir, _env_file=None, **overrides)
     return settings, ArticleIndex.from_settings(settings, embeddings=embeddings, on_stage=on_stage)
 
 
@@ -361,6 +362,50 @@ def _peak_rss_mib(pid: int) -> float | None:
     return total or None
 
 
+def hammer(bases: list[str], questions: list[dict], clients: int, seconds: float) -> dict:
+    """POST /api/ask from `clients` threads for `seconds`, client n to `bases[n % len(bases)]` (one
+    server, or replicas sharing the load); each client posts the next question as soon as it has
+    its answer."""
+    import httpx
+
+    endpoint = ASK_ROUTE
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + seconds
+
+    def client(number: int) -> None:
+        with httpx.Client(base_url=bases[number % len(bases)], timeout=60) as http:
+            i = number
+            while time.perf_counter() < stop_at:
+                q = questions[i % len(questions)]["question"]
+                i += clients
+                mark = time.perf_counter()
+                try:
+                    response = http.post(endpoint, json={"question": q})
+                    ok = response.status_code == 200 and "answer" in response.json()
+                except (httpx.HTTPError, ValueError) as exc:
+                    ok, response = False, exc
+                with lock:
+                    if ok:
+                        latencies.append((time.perf_counter() - mark) * 1000)
+                    else:
+                        errors.append(str(getattr(response, "status_code", response))[:100])
+
+    load_started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    duration = time.perf_counter() - load_started
+    return {
+        "endpoint": f"POST {endpoint}", "clients": clients, "duration_s": duration, "answers": len(latencies),
+        "errors": len(errors), "error_samples": errors[:3], "answers_per_s": len(latencies) / duration,
+        "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95),
+    }
+
+
 def served(data_dir: Path, questions: list[dict], clients: int, seconds: float, start_timeout: float = 240) -> dict:
     """Start `python app.py serve` on a loopback port, hammer POST /api/ask from `clients` threads for
     `seconds`, then stop it. Tolerant: anything missing is reported as skipped."""
@@ -377,7 +422,7 @@ def served(data_dir: Path, questions: list[dict], clients: int, seconds: float, 
                                start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        endpoint, ready = ASK_ROUTE, False
+        ready = False
         while time.perf_counter() - started < start_timeout:
             if process.poll() is not None:
                 server_log.flush()
@@ -393,40 +438,8 @@ def served(data_dir: Path, questions: list[dict], clients: int, seconds: float, 
         ready_s = time.perf_counter() - started
         if not ready:
             return {"skipped": f"GET {HEALTH_ROUTE} did not answer 200 within {start_timeout:.0f}s", "clients": clients}
-        latencies: list[float] = []
-        errors: list[str] = []
-        lock = threading.Lock()
-        stop_at = time.perf_counter() + seconds
-
-        def client(number: int) -> None:
-            with httpx.Client(base_url=base, timeout=60) as http:
-                i = number
-                while time.perf_counter() < stop_at:
-                    q = questions[i % len(questions)]["question"]
-                    i += clients
-                    mark = time.perf_counter()
-                    try:
-                        response = http.post(endpoint, json={"question": q})
-                        ok = response.status_code == 200 and "answer" in response.json()
-                    except (httpx.HTTPError, ValueError) as exc:
-                        ok, response = False, exc
-                    with lock:
-                        if ok:
-                            latencies.append((time.perf_counter() - mark) * 1000)
-                        else:
-                            errors.append(str(getattr(response, "status_code", response))[:100])
-
-        load_started = time.perf_counter()
-        threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        duration = time.perf_counter() - load_started
         return {
-            "endpoint": f"POST {endpoint}", "clients": clients, "duration_s": duration, "answers": len(latencies),
-            "errors": len(errors), "error_samples": errors[:3], "answers_per_s": len(latencies) / duration,
-            "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95),
+            **hammer([base], questions, clients, seconds),
             "server_ready_s": ready_s, "server_peak_rss_mib": _peak_rss_mib(process.pid),
             "answer_workers": _served_answer_workers(),
         }

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from bench import datasets, lib, metrics, perf, report
+from bench import datasets, lib, metrics, perf, report, shared
 from tests.support import ROOT
 
 HAVE_EVAL_DATA = (datasets.eval_dir() / "squad2_500" / "queries.json").exists()
@@ -181,13 +181,34 @@ def test_perf_times_our_ingest_stages_and_pads_through_the_index(tmp_path):
         index.close()
 
 
+@needs_data
+def test_shared_bench_measures_every_configuration(tmp_path):
+    """`python -m bench.shared --quick` for real: its own PostgreSQL, `chroma run` and `app.py serve`
+    replicas, a few hundred passages and 2 s of load per configuration (about a minute)."""
+    command = [sys.executable, "-m", "bench.shared", "--quick", "--out-dir", str(tmp_path)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    result = json.loads((tmp_path / "shared_quick.json").read_text())
+    (size,) = result["scales"]
+    assert [row["config"] for row in size["served"]] == list(shared.CONFIGS)  # one row per configuration, 8 clients
+    assert all(row["answers"] > 0 and row["errors"] == 0 for row in size["served"]), size["served"]
+    build = size["build"]
+    assert build["embedded"]["passages"] == build["shared"]["passages"] >= 600  # the same content in both backends
+    assert set(size["latency"]) == {"embedded", "shared"} and all(t["ask"]["n"] == 5 for t in size["latency"].values())
+    assert all(mib > 0 for mib in size["sizes"].values()) and all(size["memory"].values())
+    assert result["where"]["flags"] is not None and result["loadavg_start"]
+    for label in shared.CONFIGS.values():
+        assert label in done.stdout
+
+
 def test_report_shows_old_script_commands_as_module_commands():
     assert report.command({"command": "python bench/eval.py squad2 --quiet"}) == "python -m bench.eval squad2 --quiet"
     assert report.command({"command": "python -m bench.perf --quick"}) == "python -m bench.perf --quick"
     assert report.command({}, "python -m bench.fusion --k 4") == "python -m bench.fusion --k 4"
 
 
-@pytest.mark.parametrize("script", ["eval", "perf", "fusion", "report"])
+@pytest.mark.parametrize("script", ["eval", "perf", "fusion", "report", "shared"])
 def test_bench_scripts_run_as_modules(script):
     done = subprocess.run([sys.executable, "-m", f"bench.{script}", "--help"], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
