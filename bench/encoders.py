@@ -38,7 +38,6 @@ import numpy as np
 
 from bench import datasets as ds
 from bench import environment
-from bench.environment import SIMD_FLAGS  # noqa: F401  (bench/shared.py reads it from here)
 from bench.lib import OUT, ROOT, mean, percentile, write_json
 from bench.metrics import contains_any
 
