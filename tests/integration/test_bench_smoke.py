@@ -208,7 +208,7 @@ def test_report_shows_old_script_commands_as_module_commands():
     assert report.command({}, "python -m bench.fusion --k 4") == "python -m bench.fusion --k 4"
 
 
-@pytest.mark.parametrize("script", ["eval", "perf", "fusion", "report", "shared"])
+@pytest.mark.parametrize("script", ["eval", "perf", "fusion", "report", "shared", "first_start", "retrieval", "encoders"])
 def test_bench_scripts_run_as_modules(script):
     done = subprocess.run([sys.executable, "-m", f"bench.{script}", "--help"], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
