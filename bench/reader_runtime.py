@@ -60,23 +60,11 @@ QUESTIONS = [  # (question, first sentence, end): each prompt shows SENTENCES[fi
     ("Who designed the old ferry terminal?", 4, 8), ("How old is Priya Ramanathan?", 1, 5),
     ("What is the name of the new bridge?", 1, 6),
 ]
-FLAGS = ("avx", "avx2", "fma", "f16c", "avx_vnni", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "amx_tile")
 
 
 def messages(question: str, first: int, end: int) -> list[dict]:
     lines = "\n".join(f"[{i}] {s}" for i, s in enumerate(SENTENCES[first:end], 1))
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": f"{lines}\n\nQuestion: {question}"}]
-
-
-def cpu_flags() -> list[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                have = set(line.split(":", 1)[1].split())
-                return [f for f in FLAGS if f in have]
-    except OSError:
-        pass
-    return []
 
 
 class InProcess:
@@ -229,7 +217,7 @@ def summarise(args, runner, warm: dict, rows: list[dict], cpu_s: float, load_bef
 
     seconds = [r["s"] for r in rows]
     return {
-        "cpu": environment.machine()["cpu"], "cpu_flags": cpu_flags(), "threads": args.threads,
+        "cpu": environment.machine()["cpu"], "cpu_flags": environment.cpu_flags(), "threads": args.threads,
         "runtime": runner.version, "model": args.model,
         "logits_all": args.logits_all, "prefix_cache": not args.no_prefix_cache,
         "load_s": None if runner.load_s is None else round(runner.load_s, 2), "warmup_s": round(warm["s"], 3),
