@@ -190,6 +190,13 @@ class VectorStore:
         ))
         return [(pid, 1.0 - dist) for pid, dist in zip(result["ids"][0], result["distances"][0])]
 
+    def vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of these passages, by id (ids Chroma does not hold are absent)."""
+        if not ids:
+            return {}
+        result = self._chroma("read vectors", lambda c: c.get(ids=list(ids), include=["embeddings"]))
+        return {pid: np.asarray(vector, dtype=np.float32) for pid, vector in zip(result["ids"], result["embeddings"])}
+
     def get_ids(self, limit: int | None = None, offset: int = 0) -> list[str]:
         """One page of passage ids, in Chroma's insertion order. Pages are read by offset: take the
         index's writing lock when they must not shift under a concurrent write."""

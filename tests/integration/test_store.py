@@ -270,3 +270,13 @@ def test_an_interrupted_reembed_blocks_queries_until_run_again(settings):
         new.add([article("A new story.", key="new")])
     assert new.reembed() == consistent(new)
     assert len(new.dense_search(new.embeddings.encode(["harbour"])[0], 5)) == 3
+
+
+def test_passage_vectors_are_the_stored_ones(fake_index, fake_embeddings):
+    fake_index.add([article("The council brokered the deal. Elders agreed to it.", key="a")])
+    pid, score = fake_index.dense_search(fake_embeddings.encode(["council deal"])[0], 1)[0]
+    vectors = fake_index.vectors.vectors([pid, "no-such-passage"])
+    assert list(vectors) == [pid]
+    question = fake_embeddings.encode(["council deal"])[0]
+    cosine = float(vectors[pid] @ question / ((vectors[pid] @ vectors[pid]) ** 0.5 * (question @ question) ** 0.5))
+    assert cosine == pytest.approx(score, abs=1e-4)
