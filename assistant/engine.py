@@ -12,6 +12,7 @@ from assistant import condense
 from assistant.answering.base import NOT_FOUND, Answer, Answerer, Citation, Draft, RetrievedPassage
 from assistant.answering.extractive.confidence import calibrated_threshold
 from assistant.answering.factory import make_answerer
+from assistant.rerank import Reranker
 from assistant.retriever import HybridRetriever
 from core.errors import BadInput
 from core.settings import Settings
@@ -92,7 +93,8 @@ class AnswerEngine:
             chat = answerer.chat
             condenser = lambda question, history: condense.with_llm(question, history, chat)  # noqa: E731
         retriever = HybridRetriever(index=index, k=settings.top_k, fetch_k=settings.fetch_k, lexical_weight=settings.lexical_weight,
-                                    lexical_max_terms=settings.lexical_max_terms)
+                                    lexical_max_terms=settings.lexical_max_terms,
+                                    reranker=Reranker.load() if settings.rerank else None, rerank_depth=settings.rerank_depth)
         return cls(retriever, answerer, settings.abstain_threshold, condenser, cache_size=cache_size)
 
     @property

@@ -26,6 +26,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 
 from assistant.answering.base import RetrievedPassage
+from assistant.rerank import Candidate, Reranker
 from core.errors import BadInput
 from index.store import ArticleIndex, Filters
 from index.text import content_tokens
@@ -117,11 +118,13 @@ def news_time_adjustment(published: str | None, as_of: date, wants_recent: bool,
 @dataclass
 class TimePlan:
     """How one question is ranked in time: its date, whether its wording asks for recent news, and
-    (when it does) the filters of the recent window, searched beside the unfiltered indexes."""
+    (when it does) the filters of the recent window, searched beside the unfiltered indexes; and the
+    question itself, which the reranker reads."""
 
     as_of: date
     wants_recent: bool
     window: Filters | None
+    question: str = ""
 
 
 def _near_duplicate(a: set[str], b: set[str], threshold: float = 0.9) -> bool:
@@ -151,6 +154,8 @@ class HybridRetriever(BaseRetriever):
     recency_pool: bool = True
     recency_depth: int = 8  # the recent window's dense hits are looked for in the unfiltered top fetch_k * this
     wants_recent: Callable[[str], bool] = asks_about_recent_news  # does this wording ask for recent news?
+    reranker: Reranker | None = None  # orders the candidates (assistant/rerank.py); None keeps the fused order
+    rerank_depth: int = 60  # candidates taken from each index when reranking
     today: Callable[[], date] = date.today
     _embedder: ThreadPoolExecutor | None = PrivateAttr(default=None)
     _embedder_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -186,7 +191,7 @@ class HybridRetriever(BaseRetriever):
         if wants_recent and (self.recency == "window" or self.recency_pool):
             start = (as_of - timedelta(days=self.recency_window_days)).isoformat()
             window = (filters or Filters()).within(start, (as_of + timedelta(days=1)).isoformat())
-        return TimePlan(as_of, wants_recent, window)
+        return TimePlan(as_of, wants_recent, window, question)
 
     def retrieve(self, question: str, k: int | None = None,
                  filters: Filters | None = None) -> tuple[np.ndarray, list[RetrievedPassage], float]:
@@ -209,7 +214,7 @@ class HybridRetriever(BaseRetriever):
         return self._fuse(question_vector, lexical, k, filters, plan)
 
     def _fetch(self, k: int | None) -> int:
-        return max(self.fetch_k, k or self.k)
+        return max(self.fetch_k, k or self.k, self.rerank_depth if self.reranker else 0)
 
     def _lexical(self, question: str, k: int | None, filters: Filters | None,
                  plan: TimePlan) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
@@ -228,12 +233,26 @@ class HybridRetriever(BaseRetriever):
         question (Chroma scans its metadata for the date range), the wider unfiltered one 2-4 ms."""
         if not plan.window:
             return self.index.dense_search(vector, fetch, filters), [], {}
-        wide = self.index.dense_search(vector, fetch * self.recency_depth, filters)
+        wide = self.index.dense_search(vector, max(fetch, self.fetch_k * self.recency_depth), filters)
         known = self.index.passages(pid for pid, _ in wide)
         start, end = plan.window.published_from, plan.window.published_to
         recent = [(pid, score) for pid, score in wide
                   if pid in known and start <= (known[pid]["published"] or "") <= end][:fetch]
         return wide[:fetch], recent, known
+
+    def _reranked(self, question_vector: np.ndarray, plan: TimePlan, pool: list[str], passages: dict[str, dict],
+                  dense_scores: dict[str, float], lexical_scores: dict[str, float]) -> dict[str, float]:
+        """The reranker's score of every candidate. Passages only lexical search found get their
+        cosine from their stored vectors."""
+        missing = [pid for pid in pool if pid not in dense_scores]
+        cosines = dict(dense_scores)
+        if missing:
+            unit = question_vector / (np.linalg.norm(question_vector) or 1.0)
+            for pid, vector in self.index.vectors.vectors(missing).items():
+                cosines[pid] = float(vector @ unit / (np.linalg.norm(vector) or 1.0))
+        candidates = {pid: Candidate(passages[pid]["text"], cosines.get(pid, 0.0), lexical_scores.get(pid, 0.0),
+                                     passages[pid]["published"]) for pid in pool}
+        return self.reranker.rank(plan.question, candidates, None if self.recency == "off" else plan.as_of)
 
     def _fuse(self, question_vector: np.ndarray, lexical: tuple[list[tuple[str, float]], list[tuple[str, float]]],
               k: int | None, filters: Filters | None, plan: TimePlan) -> list[RetrievedPassage]:
@@ -252,9 +271,13 @@ class HybridRetriever(BaseRetriever):
         passages = {**known, **self.index.passages(pid for pid in fused if pid not in known)}  # committed only
         boost = 0.0 if hard else self.recency_boost
         tiebreak = 0.0 if self.recency == "off" else self.recency_tiebreak
-        ranked = {pid: fused[pid] + news_time_adjustment(passages[pid]["published"], plan.as_of, plan.wants_recent,
-                                                         boost=boost, tiebreak=tiebreak, window_days=self.recency_window_days)
-                  for pid in fused if pid in passages}
+        if self.reranker is not None:
+            ranked = self._reranked(question_vector, plan, [pid for pid in fused if pid in passages], passages,
+                                    dense_scores, lexical_scores)
+        else:
+            ranked = {pid: fused[pid] + news_time_adjustment(passages[pid]["published"], plan.as_of, plan.wants_recent,
+                                                             boost=boost, tiebreak=tiebreak, window_days=self.recency_window_days)
+                      for pid in fused if pid in passages}
         order = sorted(ranked, key=lambda pid: (pid not in recent, -ranked[pid]))  # stable: ties keep dense-first order
         kept: list[RetrievedPassage] = []
         kept_terms: list[set[str]] = []

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     fetch_k: int = Field(20, ge=1, le=200, description="Candidates taken from each of the dense and lexical indexes before fusion.")
     lexical_max_terms: int = Field(8, ge=0, description="On collections of 10,000 passages or more, lexical search uses only this many of the question's rarest words and skips words found in over 5% of passages (0: every word, always).")
     lexical_weight: float = Field(0.5, ge=0.0, le=1.0, description="Weight of the lexical (BM25) score against the dense score in fusion.")
+    rerank: bool = Field(True, description="Order the candidates with the fitted reranker (assistant/rerank.py: cosine, BM25, the article's age, names and numbers) instead of the fused score.")
+    rerank_depth: int = Field(60, ge=1, le=200, description="Candidates taken from each of the dense and lexical indexes when reranking.")
 
     # Answering.
     answer_mode: Literal["auto", "reader", "extractive", "openai", "llamacpp"] = Field("auto", description="auto (reader when its model and xllamacpp are installed, else extractive), reader (a bundled instruct model writes the short answer from the evidence sentences), extractive (no model), openai (any OpenAI-compatible endpoint writes the answer) or llamacpp (a local GGUF writes the answer).")

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from core.errors import ConfigError
+from assistant.rerank import Reranker
 from assistant.retriever import HybridRetriever
 from core.settings import Settings
 from index.documents import Article
@@ -110,3 +111,28 @@ def test_bfloat16_batches_stay_within_rounding_of_float32(minilm):
     assert not np.array_equal(a, b)  # bfloat16 really ran
     with pytest.raises(ConfigError):
         SentenceTransformerEmbeddings(precision="float16")
+
+
+class RecordingReranker(Reranker):
+    def rank(self, question, candidates, as_of):
+        self.__dict__.setdefault("seen", []).append(dict(candidates))
+        return super().rank(question, candidates, as_of)
+
+
+def test_the_reranker_reads_real_cosines_for_every_candidate(real_index):
+    """A passage only lexical search found is scored with its own stored vector's cosine, not 0."""
+    real_index.add([sample_article()])
+    reranker = RecordingReranker(**vars(Reranker.load()))
+    retriever = HybridRetriever(index=real_index, k=3, fetch_k=2, rerank_depth=2, reranker=reranker)
+    question = "Who is Talal Selo?"
+    found = retriever.search(question)
+    assert any("SDF spokesman Talal Selo told Reuters" in p.text for p in found)
+    [candidates] = reranker.seen
+    vector = retriever.embed_question(question)
+    dense = {pid for pid, _ in real_index.dense_search(vector, 2)}
+    lexical_only = [pid for pid in candidates if pid not in dense]
+    assert lexical_only, "the two indexes found the same passages: the test needs a question they disagree on"
+    stored = real_index.vectors.vectors(list(candidates))
+    for pid, candidate in candidates.items():
+        expected = float(stored[pid] @ vector / (np.linalg.norm(stored[pid]) * np.linalg.norm(vector)))
+        assert candidate.cosine == pytest.approx(expected, abs=1e-4)

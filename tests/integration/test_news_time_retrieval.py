@@ -3,6 +3,7 @@ near-identical stories about the same evacuation, and questions asked on differe
 
 import pytest
 
+from assistant.rerank import Reranker
 from assistant.retriever import HybridRetriever
 from core.settings import Settings
 from index.documents import Article
@@ -35,12 +36,18 @@ def index(tmp_path_factory, minilm):
     index.close()
 
 
+@pytest.fixture(params=["fused", "reranked"])
+def ranking(request) -> dict:
+    """Each behaviour holds for the fused order and for the reranker (the default)."""
+    return {"reranker": Reranker.load()} if request.param == "reranked" else {}
+
+
 def sources(passages) -> list[str]:
     return [p.source for p in passages]
 
 
-def test_this_week_question_takes_the_story_of_the_week_it_is_asked_in(index):
-    retriever = HybridRetriever(index=index, k=3)
+def test_this_week_question_takes_the_story_of_the_week_it_is_asked_in(index, ranking):
+    retriever = HybridRetriever(index=index, k=3, **ranking)
     question = "Which mayor ordered the evacuation of the riverside district this week?"
     asked_in_second_week = retriever.search(question, filters=Filters(as_of="2023-01-12"))
     asked_in_first_week = retriever.search(question, filters=Filters(as_of="2023-01-04"))
@@ -48,14 +55,14 @@ def test_this_week_question_takes_the_story_of_the_week_it_is_asked_in(index):
     assert sources(asked_in_first_week)[0] == "wire-early"  # the later story is not yet published then
 
 
-def test_the_date_ranks_but_filters_nothing(index):
-    retriever = HybridRetriever(index=index, k=5)
+def test_the_date_ranks_but_filters_nothing(index, ranking):
+    retriever = HybridRetriever(index=index, k=5, **ranking)
     found = retriever.search("Which mayor ordered the evacuation this week?", filters=Filters(as_of="2023-01-04"))
     assert {"wire-early", "wire-late"} <= set(sources(found))  # the later story is still there, only lower
 
 
-def test_without_time_words_both_weeks_stay_in_reach_and_a_clear_match_wins_over_a_newer_one(index):
-    retriever = HybridRetriever(index=index, k=3)
+def test_without_time_words_both_weeks_stay_in_reach_and_a_clear_match_wins_over_a_newer_one(index, ranking):
+    retriever = HybridRetriever(index=index, k=3, **ranking)
     plain = retriever.search("Which mayor ordered the evacuation of the riverside district?", filters=Filters(as_of="2023-01-12"))
     assert {"wire-early", "wire-late"} <= set(sources(plain))
     named = retriever.search("Which mayor ordered the evacuation when Storm Elsa flooded Marlow?", filters=Filters(as_of="2023-01-12"))
@@ -70,10 +77,18 @@ def test_without_a_date_in_the_index_or_the_time_preference_off_the_ranking_is_p
     assert [p.score for p in off] == sorted((p.score for p in off), reverse=True)
 
 
-def test_hard_window_puts_the_window_first_and_falls_back_to_the_rest(index):
-    retriever = HybridRetriever(index=index, k=5, recency="window", recency_window_days=3)
+def test_hard_window_puts_the_window_first_and_falls_back_to_the_rest(index, ranking):
+    retriever = HybridRetriever(index=index, k=5, recency="window", recency_window_days=3, **ranking)
     found = retriever.search("Which mayor ordered the evacuation this week?", filters=Filters(as_of="2023-01-12"))
     published = [p.published for p in found]
     in_window = [day is not None and "2023-01-09" <= day <= "2023-01-13" for day in published]
     assert in_window[0] and in_window == sorted(in_window, reverse=True)  # the window first
     assert len(found) == 5 and not all(in_window)  # then the rest, so k passages still come back
+
+
+def test_with_the_time_preference_off_the_reranker_ignores_dates_too(index):
+    question = "Which mayor ordered the evacuation of the riverside district this week?"
+    retriever = HybridRetriever(index=index, k=5, recency="off", reranker=Reranker.load())
+    dated = retriever.search(question, filters=Filters(as_of="2023-01-12"))
+    undated = retriever.search(question, filters=Filters(as_of="2023-01-04"))
+    assert [p.passage_id for p in dated] == [p.passage_id for p in undated]
