@@ -371,6 +371,7 @@ def hammer(bases: list[str], questions: list[dict], clients: int, seconds: float
     endpoint = ASK_ROUTE
     latencies: list[float] = []
     errors: list[str] = []
+    modes: dict[str, int] = {}  # which backend answered: in reader mode, how many fell back while it was busy
     lock = threading.Lock()
     stop_at = time.perf_counter() + seconds
 
@@ -389,6 +390,8 @@ def hammer(bases: list[str], questions: list[dict], clients: int, seconds: float
                 with lock:
                     if ok:
                         latencies.append((time.perf_counter() - mark) * 1000)
+                        mode = str(response.json().get("mode"))
+                        modes[mode] = modes.get(mode, 0) + 1
                     else:
                         errors.append(str(getattr(response, "status_code", response))[:100])
 
@@ -402,7 +405,7 @@ def hammer(bases: list[str], questions: list[dict], clients: int, seconds: float
     return {
         "endpoint": f"POST {endpoint}", "clients": clients, "duration_s": duration, "answers": len(latencies),
         "errors": len(errors), "error_samples": errors[:3], "answers_per_s": len(latencies) / duration,
-        "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95),
+        "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95), "modes": modes,
     }
 
 

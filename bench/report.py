@@ -239,7 +239,9 @@ def render_perf(result: dict, heading: str = "###") -> str:
                     f"(`python app.py serve` on an index of {served.get('index_passages', '?')} passages"
                     + (f", answering in {served['answer_workers']} worker process(es) (setting `answer_workers`)"
                        if served.get("answer_workers") is not None else "")
-                    + "; each client posts the next RealTime QA question as soon as it has its answer.)", ""]
+                    + "; each client posts the next RealTime QA question as soon as it has its answer"
+                    + ("; answered by: " + ", ".join(f"{mode} {n}" for mode, n in served["modes"].items()) if served.get("modes") else "")
+                    + ".)", ""]
 
     cold = result.get("cold_start")
     if cold:
