@@ -16,7 +16,6 @@ Each feature is a number a person can check by hand; none knows the benchmark's 
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -25,10 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import ConfigError
+from core.linear import read_linear_weights
 from index.text import search_tokens
 
 WEIGHTS_PATH = Path(__file__).with_name("rerank_weights.json")
+REFIT = "python -m bench.rerank --index realtimeqa=DIR --index multihop=DIR --index squad2=DIR --fit"
 
 FEATURES = {
     "cosine": "cosine of the question and passage vectors",
@@ -94,17 +94,8 @@ class Reranker:
 
     @classmethod
     def load(cls, path: Path = WEIGHTS_PATH) -> Reranker:
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-            model = cls(float(data["bias"]), {key: float(value) for key, value in data["weights"].items()},
-                        dict(data.get("provenance", {})))
-        except (OSError, KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ConfigError(f"cannot read the reranker's weights from {path}: {exc}; restore the file from the "
-                              "repository or refit it: python -m bench.rerank --index realtimeqa=DIR --index multihop=DIR --index squad2=DIR --fit") from exc
-        if set(model.weights) != set(FEATURES):
-            raise ConfigError(f"{path} has weights for {sorted(model.weights)}, but the reranker computes "
-                              f"{sorted(FEATURES)}: refit it with python -m bench.rerank --index realtimeqa=DIR --index multihop=DIR --index squad2=DIR --fit")
-        return model
+        model = read_linear_weights(path, FEATURES, "the reranker's weights", REFIT)
+        return cls(model.bias, model.weights, model.provenance)
 
     def scores(self, rows: np.ndarray) -> np.ndarray:
         """The model's log-odds that each candidate holds the answer."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.errors import ConfigError
+from core.linear import read_linear_weights
 
 if TYPE_CHECKING:
     from assistant.answering.extractive.question import Question
@@ -49,17 +49,9 @@ class ConfidenceModel:
 
     @classmethod
     def load(cls, path: Path = WEIGHTS_PATH) -> ConfidenceModel:
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-            model = cls(float(data["bias"]), {k: float(v) for k, v in data["weights"].items()},
-                        float(data["abstain_threshold"]), dict(data.get("provenance", {})))
-        except (OSError, KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ConfigError(f"cannot read the extractive answerer's weights from {path}: {exc}; restore the file "
-                              "from the repository or refit it: python -m bench.extractive_dev --write-weights") from exc
-        if set(model.weights) != set(FEATURES):
-            raise ConfigError(f"{path} has weights for {sorted(model.weights)} but the answerer computes "
-                              f"{sorted(FEATURES)}; refit: python -m bench.extractive_dev --write-weights")
-        return model
+        model = read_linear_weights(path, FEATURES, "the extractive answerer's weights",
+                                    "python -m bench.extractive_dev --write-weights", extras=("abstain_threshold",))
+        return cls(model.bias, model.weights, model.extras["abstain_threshold"], model.provenance)
 
     def confidence(self, features: dict[str, float]) -> float:
         z = self.bias + sum(w * features[k] for k, w in self.weights.items())

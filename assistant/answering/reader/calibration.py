@@ -8,13 +8,12 @@ how they were chosen; a refit rewrites that file, never this code.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.errors import ConfigError
+from core.linear import read_linear_weights
 
 if TYPE_CHECKING:
     from assistant.answering.base import RetrievedPassage
@@ -60,17 +59,9 @@ class ReaderCalibration:
 
     @classmethod
     def load(cls, path: Path = WEIGHTS_PATH) -> ReaderCalibration:
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-            model = cls(float(data["bias"]), {k: float(v) for k, v in data["weights"].items()},
-                        float(data["abstain_threshold"]), dict(data.get("provenance", {})))
-        except (OSError, KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ConfigError(f"cannot read the reader's calibration from {path}: {exc}; restore the file from the "
-                              "repository or refit it: python -m bench.reader_dev --fit") from exc
-        if set(model.weights) != set(FEATURES):
-            raise ConfigError(f"{path} has weights for {sorted(model.weights)} but the reader computes {sorted(FEATURES)}: "
-                              "refit it: python -m bench.reader_dev --fit")
-        return model
+        model = read_linear_weights(path, FEATURES, "the reader's calibration", "python -m bench.reader_dev --fit",
+                                    extras=("abstain_threshold",))
+        return cls(model.bias, model.weights, model.extras["abstain_threshold"], model.provenance)
 
     def confidence(self, features: dict[str, float]) -> float:
         z = self.bias + sum(weight * features[name] for name, weight in self.weights.items())
