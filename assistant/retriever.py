@@ -118,13 +118,11 @@ def news_time_adjustment(published: str | None, as_of: date, wants_recent: bool,
 @dataclass
 class TimePlan:
     """How one question is ranked in time: its date, whether its wording asks for recent news, and
-    (when it does) the filters of the recent window, searched beside the unfiltered indexes; and the
-    question itself, which the reranker reads."""
+    (when it does) the filters of the recent window, searched beside the unfiltered indexes."""
 
     as_of: date
     wants_recent: bool
     window: Filters | None
-    question: str = ""
 
 
 def _near_duplicate(a: set[str], b: set[str], threshold: float = 0.9) -> bool:
@@ -191,7 +189,7 @@ class HybridRetriever(BaseRetriever):
         if wants_recent and (self.recency == "window" or self.recency_pool):
             start = (as_of - timedelta(days=self.recency_window_days)).isoformat()
             window = (filters or Filters()).within(start, (as_of + timedelta(days=1)).isoformat())
-        return TimePlan(as_of, wants_recent, window, question)
+        return TimePlan(as_of, wants_recent, window)
 
     def retrieve(self, question: str, k: int | None = None,
                  filters: Filters | None = None) -> tuple[np.ndarray, list[RetrievedPassage], float]:
@@ -202,7 +200,7 @@ class HybridRetriever(BaseRetriever):
         pending = self._embedding_pool().submit(self._timed_embedding, question)
         lexical = self._lexical(question, k, filters, plan)
         vector, embed_ms = pending.result()
-        return vector, self._fuse(vector, lexical, k, filters, plan), embed_ms
+        return vector, self._fuse(question, vector, lexical, k, filters, plan), embed_ms
 
     def search(self, question: str, k: int | None = None, filters: Filters | None = None,
                question_vector: np.ndarray | None = None) -> list[RetrievedPassage]:
@@ -211,7 +209,7 @@ class HybridRetriever(BaseRetriever):
         if question_vector is None:
             question_vector = self.embed_question(question)
         lexical = self._lexical(question, k, filters, plan)
-        return self._fuse(question_vector, lexical, k, filters, plan)
+        return self._fuse(question, question_vector, lexical, k, filters, plan)
 
     def _fetch(self, k: int | None) -> int:
         return max(self.fetch_k, k or self.k, self.rerank_depth if self.reranker else 0)
@@ -240,7 +238,7 @@ class HybridRetriever(BaseRetriever):
                   if pid in known and start <= (known[pid]["published"] or "") <= end][:fetch]
         return wide[:fetch], recent, known
 
-    def _reranked(self, question_vector: np.ndarray, plan: TimePlan, pool: list[str], passages: dict[str, dict],
+    def _reranked(self, question: str, question_vector: np.ndarray, plan: TimePlan, pool: list[str], passages: dict[str, dict],
                   dense_scores: dict[str, float], lexical_scores: dict[str, float]) -> dict[str, float]:
         """The reranker's score of every candidate. Passages only lexical search found get their
         cosine from their stored vectors."""
@@ -252,9 +250,9 @@ class HybridRetriever(BaseRetriever):
                 cosines[pid] = float(vector @ unit / (np.linalg.norm(vector) or 1.0))
         candidates = {pid: Candidate(passages[pid]["text"], cosines.get(pid, 0.0), lexical_scores.get(pid, 0.0),
                                      passages[pid]["published"]) for pid in pool}
-        return self.reranker.rank(plan.question, candidates, None if self.recency == "off" else plan.as_of)
+        return self.reranker.rank(question, candidates, None if self.recency == "off" else plan.as_of)
 
-    def _fuse(self, question_vector: np.ndarray, lexical: tuple[list[tuple[str, float]], list[tuple[str, float]]],
+    def _fuse(self, question: str, question_vector: np.ndarray, lexical: tuple[list[tuple[str, float]], list[tuple[str, float]]],
               k: int | None, filters: Filters | None, plan: TimePlan) -> list[RetrievedPassage]:
         k = k or self.k
         lexical_all, lexical_recent = lexical
@@ -269,12 +267,12 @@ class HybridRetriever(BaseRetriever):
             fused = weighted_fusion(_merged(dense, dense_recent), _merged(lexical_all, lexical_recent), self.lexical_weight)
         dense_scores, lexical_scores = dict(_merged(dense, dense_recent)), dict(_merged(lexical_all, lexical_recent))
         passages = {**known, **self.index.passages(pid for pid in fused if pid not in known)}  # committed only
-        boost = 0.0 if hard else self.recency_boost
-        tiebreak = 0.0 if self.recency == "off" else self.recency_tiebreak
         if self.reranker is not None:
-            ranked = self._reranked(question_vector, plan, [pid for pid in fused if pid in passages], passages,
+            ranked = self._reranked(question, question_vector, plan, [pid for pid in fused if pid in passages], passages,
                                     dense_scores, lexical_scores)
         else:
+            boost = 0.0 if hard else self.recency_boost
+            tiebreak = 0.0 if self.recency == "off" else self.recency_tiebreak
             ranked = {pid: fused[pid] + news_time_adjustment(passages[pid]["published"], plan.as_of, plan.wants_recent,
                                                              boost=boost, tiebreak=tiebreak, window_days=self.recency_window_days)
                       for pid in fused if pid in passages}

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from core.errors import ConfigError
 from assistant.rerank import Reranker
 from assistant.retriever import HybridRetriever
+from core.errors import ConfigError
 from core.settings import Settings
 from index.documents import Article
 from index.loaders import load_paths
