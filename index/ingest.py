@@ -76,10 +76,10 @@ def ingest(index: ArticleIndex, items: Iterable[Article | LoadError], batch_size
                 setattr(summary, outcome.status, getattr(summary, outcome.status) + 1)
                 summary.passages += outcome.passages
                 summary.documents.append(vars(outcome))
-            if bar:
+            if bar is not None:
                 bar.update(len(articles) + len(errors))
     finally:
-        if bar:
+        if bar is not None:
             bar.close()
     summary.seconds = time.perf_counter() - started
     return summary

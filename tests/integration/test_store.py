@@ -280,3 +280,13 @@ def test_passage_vectors_are_the_stored_ones(fake_index, fake_embeddings):
     question = fake_embeddings.encode(["council deal"])[0]
     cosine = float(vectors[pid] @ question / ((vectors[pid] @ vectors[pid]) ** 0.5 * (question @ question) ** 0.5))
     assert cosine == pytest.approx(score, abs=1e-4)
+
+
+def test_ingest_with_a_progress_bar_reports_every_article(fake_index, capsys):
+    """The bar (shown on a terminal) has no total: its truth value must not be asked (tqdm raises)."""
+    from index.ingest import ingest
+
+    articles = [article(f"Story {n} happened. It was on Monday.", key=f"k{n}") for n in range(3)]
+    summary = ingest(fake_index, articles, batch_size=2, progress=True)
+    assert (summary.added, summary.failed) == (3, 0)
+    assert "3article" in capsys.readouterr().err.replace(" ", "")
