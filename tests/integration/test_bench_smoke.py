@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from bench import datasets, lib, metrics, perf, report, shared
+from bench import datasets, lib, metrics, perf, quantity, report, shared
 from tests.support import ROOT
 
 HAVE_EVAL_DATA = (datasets.eval_dir() / "squad2_500" / "queries.json").exists()
@@ -208,8 +208,16 @@ def test_report_shows_old_script_commands_as_module_commands():
     assert report.command({}, "python -m bench.fusion --k 4") == "python -m bench.fusion --k 4"
 
 
-@pytest.mark.parametrize("script", ["eval", "perf", "fusion", "report", "shared", "first_start", "retrieval", "encoders"])
+@pytest.mark.parametrize("script", ["eval", "perf", "fusion", "report", "shared", "first_start", "retrieval", "encoders",
+                                    "quantity"])
 def test_bench_scripts_run_as_modules(script):
     done = subprocess.run([sys.executable, "-m", f"bench.{script}", "--help"], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0 and "usage:" in done.stdout, done.stderr[-2000:]
+
+
+def test_quantity_bench_checks_each_place_a_gold_number_occurs():
+    text = "Power went out. About 900 homes were hit.\nThe city has 900 people in it."
+    places = quantity.occurrences(text, "900")
+    assert [sentence for sentence, _, _ in places] == ["About 900 homes were hit.", "The city has 900 people in it."]
+    assert all(sentence[start:end] == "900" for sentence, start, end in places)

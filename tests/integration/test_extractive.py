@@ -211,3 +211,18 @@ def test_short_answer_types(answerer, question, text, expected):
     result = answerer.answer(question, given)
     assert_verbatim(result, given, text)
     assert result.short_answer == expected
+
+
+STORM = ("A winter storm knocked out power to about 40,000 homes in Lakeview on Sunday night. Northgrid "
+         "Energy said crews had restored power to most customers by Monday afternoon. Two schools stayed "
+         "closed on Monday.")
+
+
+def test_a_number_that_counts_something_else_is_not_an_answer(answerer):
+    """The storm article says nothing of Lakeview's population: "40,000" (homes) must not answer it,
+    and still answers the question about homes."""
+    storm = passages_of(STORM)
+    wrong, _ = ask(answerer, storm, "What is the population of Lakeview?", STORM)
+    assert wrong.short_answer is None and wrong.confidence < calibrated_threshold()
+    right, _ = ask(answerer, storm, "How many homes lost power?", STORM)
+    assert right.short_answer is not None and "40,000" in right.short_answer

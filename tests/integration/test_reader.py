@@ -29,11 +29,26 @@ Critics said the fares were still too high. "This is the final battle for fair f
 """
 
 
+STORM = """# Storm cuts power to 40,000 homes in Lakeview
+
+A winter storm knocked out power to about 40,000 homes in Lakeview on Sunday night. Northgrid Energy said crews had restored power to most customers by Monday afternoon. Two schools stayed closed on Monday. No injuries were reported.
+"""
+
+
 @pytest.fixture(scope="module")
 def reader_engine(tmp_path_factory, minilm):
+    yield from engine_on(ARTICLE, tmp_path_factory, minilm)
+
+
+@pytest.fixture(scope="module")
+def storm_engine(tmp_path_factory, minilm):
+    yield from engine_on(STORM, tmp_path_factory, minilm)
+
+
+def engine_on(text, tmp_path_factory, minilm):
     folder = tmp_path_factory.mktemp("reader")
-    article = folder / "ferry.md"
-    article.write_text(ARTICLE, encoding="utf-8")
+    article = folder / "article.md"
+    article.write_text(text, encoding="utf-8")
     settings = make_settings(folder / "data", sample_path=article, answer_mode="reader",
                              model_cache_dir=tmp_path_factory.getbasetemp().parent / "newsqa-models")
     index = ArticleIndex.from_settings(settings, embeddings=minilm)
@@ -78,6 +93,16 @@ def test_what_the_articles_do_not_say_is_not_found(reader_engine):
     engine, _ = reader_engine
     answer = engine.answer("What is the population of Port Elwyn?")
     assert answer.abstained and answer.short_answer is None and not answer.citations
+
+
+def test_a_number_that_counts_something_else_is_not_found(storm_engine):
+    """"40,000" (homes) is in the article, and is not Lakeview's population."""
+    engine, text = storm_engine
+    answer = engine.answer("What is the population of Lakeview?")
+    assert answer.abstained and answer.short_answer is None
+    homes = engine.answer("How many homes lost power?")
+    assert homes.abstained or "40,000" in homes.short_answer
+    check_citations(homes, text)
 
 
 def test_a_follow_up_is_rewritten_from_the_last_answer(reader_engine):

@@ -96,6 +96,29 @@ def test_a_reply_no_shown_sentence_supports_is_not_found_and_no_guess_is_shown()
     assert invented.abstained and invented.short_answer is None
 
 
+def test_a_number_that_counts_something_else_is_not_found():
+    """The sentence holds "84,000,000" verbatim, but it counts dollars, not people."""
+    for reply in ("84,000,000", "84,000,000 dollars"):
+        final = run(reader(FakeModel(reply)), "How many people paid for the terminal?")[1]
+        assert final.abstained and final.short_answer is None, reply
+    counted = run(reader(FakeModel("84,000,000")), "How many dollars did the terminal cost?")[1]
+    assert not counted.abstained and counted.short_answer == "84,000,000"
+
+
+def test_a_reply_that_repeats_the_question_around_the_answer_keeps_the_answer():
+    final = run(reader(FakeModel("Ingrid Halvorsen praised the terminal."), ranked=[sentence(2)]),
+                "Who praised the terminal?")[1]
+    assert not final.abstained and final.short_answer == "Ingrid Halvorsen"
+
+
+def test_words_the_question_lacks_are_never_cut_from_a_reply():
+    assert support.answer_parts("40,000 homes lost power", "How many homes lost power?")[-2:] == ["40,000 homes", "40,000"]
+    assert support.answer_parts("92 million euros", "How much did it cost?") == ["92 million euros"]
+    assert all(part.startswith("not") for part in support.answer_parts("not 40,000 homes", "How many homes?"))
+    invented = run(reader(FakeModel("92 million dollars")))[1]
+    assert invented.abstained and invented.short_answer is None
+
+
 def test_a_reply_that_only_repeats_the_question_is_not_an_answer():
     final = run(reader(FakeModel("Ingrid Halvorsen"), ranked=[sentence(2)], short="the harbour master"),
                 "Who is Ingrid Halvorsen?")[1]

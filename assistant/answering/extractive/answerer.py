@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from assistant.answering.base import NOT_FOUND, Draft, Evidence, RetrievedPassage
 from assistant.answering.extractive.confidence import ConfidenceModel, confidence_features
+from assistant.answering.extractive.quantity import counts_something_else
 from assistant.answering.extractive.question import analyse_question, apply_parse
 from assistant.answering.extractive.scoring import collect_sentences, score_embedding, score_lexical
 from assistant.answering.extractive.spans import candidates
@@ -136,6 +137,8 @@ class Extractor:
             short = best.text[cand.start : cand.end]
         features = confidence_features(q, best, sents)
         confidence = self.confidence.confidence(features)
+        if short and counts_something_else(question, best.text, cand.start, cand.end):
+            short, confidence = None, 0.0  # "40,000" homes for a population: the best sentence does not say
         features["parsed"] = float(len(top))  # diagnostics for the bench, not confidence inputs
         features["embedded"] = float(any(s.emb is not None for s in sents))
         result = ExtractiveResult(

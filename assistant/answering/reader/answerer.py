@@ -25,6 +25,7 @@ from assistant import prompts
 from assistant.answering.base import Draft, Evidence, RetrievedPassage
 from assistant.answering.extractive.answerer import MAX_ANSWER_WORDS, EvidenceSentence, ExtractiveAnswerer
 from assistant.answering.extractive.confidence import calibrated_threshold
+from assistant.answering.extractive.quantity import counts_something_else
 from assistant.answering.reader import support as sup
 from assistant.answering.reader.calibration import ReaderCalibration, reader_features
 from assistant.answering.reader.runtime import Generation, ReaderBusy
@@ -99,12 +100,15 @@ class ReaderAnswerer:
         if len(generation.logprobs) >= self.max_tokens and " " in text.strip():  # cut off: drop the unfinished word
             text = text.strip().rsplit(" ", 1)[0]
         answer = sup.clean(text)
-        found = sup.support(answer, [s.text for s in shown]) if answer else None
-        echo = bool(answer) and sup.echoes_question(answer, question)
+        found = sup.support(answer, [s.text for s in shown], question) if answer else None
+        said = shown[found.sentence].text[found.start:found.end] if found and found.exact else answer
+        echo = bool(answer) and sup.echoes_question(said, question)
         features = reader_features(extractive_confidence, generation.logprobs, answer is None, found, echo, passages)
         self.last_features = features
         self.last_reply = generation.text
         confidence = self.calibration.confidence(features)
+        if found is not None and found.exact and counts_something_else(question, shown[found.sentence].text, found.start, found.end):
+            found = None  # a number that counts something else ("40,000" homes for a population): not an answer
         if found is None and not echo:
             # The model read the best sentences and found nothing there (it declined, or wrote what no
             # sentence says): the extractive guess is not shown instead. Measured on 200 SQuAD 2.0

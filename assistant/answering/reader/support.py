@@ -83,12 +83,14 @@ def find_span(answer: str, sentence: str) -> tuple[int, int] | None:
     return None
 
 
-def support(answer: str, sentences: list[str]) -> Support | None:
-    """The first sentence holding the answer as a span; else one holding all its words; else None."""
-    for n, sentence in enumerate(sentences):
-        span = find_span(answer, sentence)
-        if span:
-            return Support(n, span[0], span[1], True)
+def support(answer: str, sentences: list[str], question: str = "") -> Support | None:
+    """The first sentence holding the answer as a span; else holding the answer's part that is new to
+    the question as a span (`answer_parts`); else one holding all its words; else None."""
+    for part in answer_parts(answer, question):
+        for n, sentence in enumerate(sentences):
+            span = find_span(part, sentence)
+            if span:
+                return Support(n, span[0], span[1], True)
     words = set(content_tokens(answer))
     if not words:
         return None
@@ -98,6 +100,27 @@ def support(answer: str, sentences: list[str]) -> Support | None:
     return None
 
 
+def answer_parts(answer: str, question: str) -> list[str]:
+    """The answer, then its shorter runs of words that still hold every word the question lacks,
+    longest first: the model often replies in a sentence that repeats the question ("40,000 homes
+    lost power." for "How many homes lost power?"), and "40,000 homes" is the span the article has.
+    A word of the answer the question lacks is never dropped, so nothing invented is cut away."""
+    words = answer.split()
+    if not question or len(words) < 2:
+        return [answer]
+    asked = set(content_tokens(question))
+    new = [n for n, word in enumerate(words)
+           if any(t not in asked for t in content_tokens(word)) or word.lower().strip(".,") in _NEGATIONS]
+    if not new:
+        return [answer]
+    parts = []
+    for first in range(new[0] + 1):
+        for last in range(new[-1], len(words)):
+            parts.append(" ".join(words[first : last + 1]))
+    return sorted(parts, key=lambda part: -len(part))
+
+
+_NEGATIONS = frozenset("not no never none nobody nothing".split())
 ECHO_SHARE = 0.5  # an answer with more than this share of its words taken from the question is an echo
 
 

@@ -1,0 +1,71 @@
+"""Does a number count what the question asks about?
+
+"What is the population of Lakeview?" over "A storm cut power to about 40,000 homes in Lakeview"
+was answered "40,000", confidently: the right kind of answer (a number, found verbatim in the
+sentence) that counts something else. A number is checked against the question when the question
+names what it counts ("how many homes", "the population of"): the words right after the number in
+the sentence ("homes") must name the same thing, or, for people, any word for people. Where the
+sentence names nothing after the number ("a city of 300,000.", "killed 12 on Monday"), or a proper
+noun or nationality ("3,000 US troops", "12 Palestinians"), nothing is claimed either way.
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.answering.extractive.text import STOP, stem
+
+PEOPLE = frozenset(stem(w) for w in """people person persons resident inhabitant citizen population villager local
+    civilian adult child children men women man woman male female boy girl voter worker employee student pupil patient soldier troop
+    refugee migrant passenger fan member protester demonstrator victim casualty survivor spectator visitor tourist
+    customer user subscriber staff officer player individual family families""".split())
+_SAME = tuple(frozenset(stem(w) for w in words.split()) for words in (  # one thing, several words
+    "home house household dwelling", "ton tonne", "metre meter", "kilometre kilometer", "litre liter"))
+_SKIP = frozenset("hundred thousand million billion trillion dozen more than about some nearly almost over under "
+                  "around roughly approximately least".split())
+_ADJECTIVES = frozenset("new more other different separate additional total local foreign young extra".split())
+_HOW_MANY = re.compile(r"\bhow many ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?", re.I)
+_PEOPLE_ASKED = re.compile(r"\b(population|inhabitants|residents|people)\b", re.I)
+_WORD = re.compile(r"[A-Za-z][A-Za-z-]*|\d[\d,.]*|\S")
+_NUMBER = re.compile(r"\d(?:[\d,.]*\d)?")
+LOOK_AHEAD = 3  # words after the number that may name what it counts ("2,000 new jobs")
+
+
+def asked_unit(question: str) -> frozenset[str] | None:
+    """Stems of what the question counts: {"home"} for "how many homes", PEOPLE for "population"."""
+    match = _HOW_MANY.search(question)
+    if match:
+        words = [w.lower() for w in match.groups() if w]
+        if words[0] in _ADJECTIVES and len(words) > 1:
+            words = words[1:]
+        word = words[0]
+        if word in STOP:
+            return None  # "how many were killed": no noun named
+        unit = stem(word)
+        return PEOPLE if unit in PEOPLE else next((same for same in _SAME if unit in same), frozenset({unit}))
+    if re.search(r"\b(what|how large|how big)\b", question, re.I) and _PEOPLE_ASKED.search(question):
+        return PEOPLE
+    return None
+
+
+def counts_something_else(question: str, sentence: str, start: int, end: int) -> bool:
+    """True when the answer `sentence[start:end]` is, or ends in, a number followed by a word naming a
+    thing other than the question's ("40,000" or "40,000 homes" for a population). False when the
+    answer holds no number, or nothing can be told."""
+    unit = asked_unit(question)
+    numbers = list(_NUMBER.finditer(sentence, start, end))
+    if unit is None or not numbers:
+        return False
+    named: list[str] = []
+    for word in _WORD.findall(sentence[numbers[-1].end():])[: LOOK_AHEAD + 4]:
+        low = word.lower()
+        if not named and (low in _SKIP or word[0].isdigit() or word in "-–"):
+            continue  # "40,000 more homes", "31.5 million dollars"
+        if word[0].isupper():
+            return False  # "3,000 US troops", "the 400 richest Americans": a name, which this cannot judge
+        if not word[0].isalpha() or low in STOP:
+            break  # punctuation, "in", "on": what it counts is named before here, or not at all
+        named.append(stem(low))
+        if len(named) == LOOK_AHEAD:
+            break
+    return bool(named) and not unit & set(named)

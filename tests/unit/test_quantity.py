@@ -1,0 +1,50 @@
+"""The check that a number counts what the question asks about (assistant/answering/extractive/quantity.py)."""
+
+import pytest
+
+from assistant.answering.extractive.quantity import PEOPLE, asked_unit, counts_something_else
+
+STORM = "A winter storm knocked out power to about 40,000 homes in Lakeview on Sunday night."
+
+
+def span(sentence: str, answer: str) -> tuple[int, int]:
+    return sentence.index(answer), sentence.index(answer) + len(answer)
+
+
+@pytest.mark.parametrize("question", ["What is the population of Lakeview?", "How many people lost power?",
+                                      "How many residents were left in the dark?"])
+def test_homes_do_not_answer_a_question_about_people(question):
+    assert asked_unit(question) == PEOPLE
+    for answer in ("40,000", "about 40,000 homes", "40,000 homes"):
+        assert counts_something_else(question, STORM, *span(STORM, answer)), answer
+
+
+@pytest.mark.parametrize("question", ["How many homes lost power?", "How many new homes lost power?",
+                                      "How many houses lost power?", "How many households lost power?"])
+def test_the_thing_asked_about_or_another_word_for_it_passes(question):
+    assert not counts_something_else(question, STORM, *span(STORM, "40,000"))
+
+
+@pytest.mark.parametrize("sentence,number,question", [
+    ("Raqqa, a city of 300,000, was taken.", "300,000", "What is the population of Raqqa?"),
+    ("The raid killed 12 Palestinians.", "12", "How many people died?"),
+    ("About 3,000 US troops left.", "3,000", "How many soldiers left?"),
+    ("The 400 richest Americans own more than half.", "400", "How many Americans are richer than half?"),
+    ("The plant created 2,000 new jobs.", "2,000", "How many jobs were created?"),
+    ("The blast killed 12 on Monday.", "12", "How many people were killed?"),
+    ("Some 400 civilians fled.", "400", "How many people fled?"),
+    ("It cost 31.5 million dollars.", "31.5", "How many dollars did it cost?"),
+])
+def test_nothing_is_claimed_where_the_sentence_names_no_other_thing(sentence, number, question):
+    assert not counts_something_else(question, sentence, *span(sentence, number))
+
+
+@pytest.mark.parametrize("question", ["Who lost power?", "How many were hit?", "When did the storm hit?",
+                                      "How much did the library cost?"])
+def test_questions_that_name_no_counted_thing_are_not_checked(question):
+    assert asked_unit(question) is None
+    assert not counts_something_else(question, STORM, *span(STORM, "40,000"))
+
+
+def test_an_answer_without_a_number_is_not_checked():
+    assert not counts_something_else("How many people lost power?", STORM, *span(STORM, "A winter storm"))
