@@ -115,6 +115,12 @@ def test_words_the_question_lacks_are_never_cut_from_a_reply():
     assert support.answer_parts("40,000 homes lost power", "How many homes lost power?")[-2:] == ["40,000 homes", "40,000"]
     assert support.answer_parts("92 million euros", "How much did it cost?") == ["92 million euros"]
     assert all(part.startswith("not") for part in support.answer_parts("not 40,000 homes", "How many homes?"))
+    # words compared by stem: "titles" is the question's own word, so nothing here is new
+    assert support.answer_parts("She will be known by royal titles.", "She will be known by which royal title?") == [
+        "She will be known by royal titles."]
+    # no shorter run ends on a function word or is one lowercase word
+    parts = support.answer_parts("The King wants to headline the concert.", "Which band will headline the concert?")
+    assert "wants" not in parts and "wants to" not in parts and "The King wants" in parts
     invented = run(reader(FakeModel("92 million dollars")))[1]
     assert invented.abstained and invented.short_answer is None
 

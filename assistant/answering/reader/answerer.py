@@ -97,10 +97,12 @@ class ReaderAnswerer:
               extractive: Draft, shown: list[EvidenceSentence], generation: Generation) -> Draft:
         """The final draft from what the model wrote: supported or not, and how sure."""
         text = generation.text
-        if len(generation.logprobs) >= self.max_tokens and " " in text.strip():  # cut off: drop the unfinished word
+        cut_off = len(generation.logprobs) >= self.max_tokens and " " in text.strip()
+        if cut_off:  # drop the unfinished word
             text = text.strip().rsplit(" ", 1)[0]
         answer = sup.clean(text)
-        found = sup.support(answer, [s.text for s in shown], question) if answer else None
+        # a reply cut off mid-phrase is not trimmed to a part of it: its part would end mid-name ("The Tragedy of")
+        found = sup.support(answer, [s.text for s in shown], "" if cut_off else question) if answer else None
         said = shown[found.sentence].text[found.start:found.end] if found and found.exact else answer
         echo = bool(answer) and sup.echoes_question(said, question)
         features = reader_features(extractive_confidence, generation.logprobs, answer is None, found, echo, passages)

@@ -13,7 +13,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from index.text import content_tokens
+from assistant.answering.extractive.text import stem
+from index.text import STOPWORDS, content_tokens
 
 UNKNOWN = "unknown"
 _REFUSAL = re.compile(r"^\W*(unknown|not (found|mentioned|stated|given|specified)|none|n/?a|no answer|"
@@ -104,20 +105,29 @@ def answer_parts(answer: str, question: str) -> list[str]:
     """The answer, then its shorter runs of words that still hold every word the question lacks,
     longest first: the model often replies in a sentence that repeats the question ("40,000 homes
     lost power." for "How many homes lost power?"), and "40,000 homes" is the span the article has.
-    A word of the answer the question lacks is never dropped, so nothing invented is cut away."""
+    A word of the answer the question lacks (compared by stem: "titles" is the question's "title")
+    is never dropped, so nothing invented is cut away. A shorter run may not end on a function word
+    (a reply cut off at "The Tragedy of") nor be one lowercase word (a verb left over: "wants")."""
     words = answer.split()
     if not question or len(words) < 2:
         return [answer]
-    asked = set(content_tokens(question))
+    asked = {stem(t) for t in content_tokens(question)}
     new = [n for n, word in enumerate(words)
-           if any(t not in asked for t in content_tokens(word)) or word.lower().strip(".,") in _NEGATIONS]
+           if any(stem(t) not in asked for t in content_tokens(word)) or _bare(word) in _NEGATIONS]
     if not new:
         return [answer]
     parts = []
     for first in range(new[0] + 1):
         for last in range(new[-1], len(words)):
-            parts.append(" ".join(words[first : last + 1]))
+            run = words[first : last + 1]
+            if len(run) < len(words) and (_bare(run[-1]) in STOPWORDS or (len(run) == 1 and run[0].islower())):
+                continue
+            parts.append(" ".join(run))
     return sorted(parts, key=lambda part: -len(part))
+
+
+def _bare(word: str) -> str:
+    return word.strip(".,;:!?\"'“”‘’()").lower()
 
 
 _NEGATIONS = frozenset("not no never none nobody nothing".split())
