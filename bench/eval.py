@@ -362,7 +362,9 @@ def run(name: str, limit: int | None = None, k: int = 5, small_corpus: bool = Fa
                 "abstain_threshold": engine.abstain_threshold,
                 "settings": {key: str(value) for key, value in settings.model_dump().items()
                              if key in ("top_k", "fetch_k", "rrf_k", "embedding_model", "passage_sentences",
-                                        "passage_overlap", "passage_max_chars", "answer_mode", "abstain_threshold")},
+                                        "passage_overlap", "passage_max_chars", "answer_mode", "abstain_threshold",
+                                        "reader_model", "reader_sentences")},
+                "reader": {key: getattr(engine.answerer, key, None) for key in ("sentences", "previous")},
                 "retriever": {key: getattr(engine.retriever, key, None) for key in (
                     "fetch_k", "lexical_weight", "lexical_max_terms", "recency", "recency_boost", "recency_tiebreak",
                     "recency_window_days", "recency_pool")},

@@ -3,6 +3,9 @@
     NEWSQA_ANSWER_MODE=reader python -m bench.eval squad2      # writes bench/out/eval_squad2.json
     python -m bench.reader_dev [--run bench/out/eval_squad2.json] [--fit]
 
+Each bundled model has its own weights file (`calibration` in `reader/models.py`); `--fit` writes
+the one of the model the run used (its `reader_model` setting).
+
 The run keeps each question's reader features (`assistant/answering/reader/calibration.py`). A
 reply that was declined or unsupported is always a "not found" and is left out. This fits a
 logistic regression of answerable (1) against unanswerable (0) on them and picks the abstain
@@ -23,7 +26,16 @@ from pathlib import Path
 from bench.lib import OUT
 
 MAX_WRONG_ABSTAIN = 0.08  # the target is 0.10 on the whole run; a margin for the threshold's noise
-WEIGHTS = Path(__file__).resolve().parent.parent / "assistant" / "answering" / "reader" / "weights.json"
+
+
+def weights_path(run: Path) -> Path:
+    """The weights file of the bundled model the run read with (a GGUF path: the default model's)."""
+    from assistant.answering.reader import calibration, models
+
+    settings = json.loads(run.read_text(encoding="utf-8")).get("engine", {}).get("settings", {})
+    name = settings.get("reader_model", "")
+    model = models.lookup(name.removeprefix("bundled:")) if name.startswith("bundled:") else models.lookup(models.DEFAULT_MODEL)
+    return calibration.WEIGHTS_PATH.with_name(model.calibration)
 
 
 def rows_of(run: Path) -> tuple[list[list[float]], list[int], list[str]]:
@@ -119,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     weights = {name: round(float(w), 4) for name, w in zip(names, model.coef_[0])}
     print("weights:", json.dumps(weights))
     if args.fit:
-        WEIGHTS.write_text(json.dumps({
+        weights_file = weights_path(args.run)
+        weights_file.write_text(json.dumps({
             "bias": round(float(model.intercept_[0]), 4),
             "weights": weights,
             "abstain_threshold": round(threshold, 4),
@@ -132,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                 "data": "SQuAD 2.0 dev, 500-question sample (shared/eval/squad2_500), retrieval over all 411 paragraphs",
             },
         }, indent=2) + "\n", encoding="utf-8")
-        print(f"wrote {WEIGHTS}")
+        print(f"wrote {weights_file}")
     return 0
 
 

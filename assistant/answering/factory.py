@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,6 +59,24 @@ def reader_path(settings: Settings, progress: bool = True) -> Path:
     return models.assemble(models.lookup(name[len(BUNDLED):]), settings.model_cache_dir, progress=progress)
 
 
+@dataclass(frozen=True)
+class ReaderProfile:
+    sentences: int  # best-ranked sentences the model reads
+    previous: bool  # each with the sentence before it
+    calibration: Path  # its abstention weights
+
+
+def reader_profile(settings: Settings) -> ReaderProfile:
+    """How the chosen reader model reads: a bundled model's measured choice (models.py), the 0.5B's
+    for a GGUF path; `reader_sentences` overrides the count."""
+    from assistant.answering.reader import calibration, models
+
+    name = settings.reader_model
+    model = models.lookup(name[len(BUNDLED):] if name.startswith(BUNDLED) else models.DEFAULT_MODEL)
+    return ReaderProfile(settings.reader_sentences or model.sentences, model.previous,
+                         calibration.WEIGHTS_PATH.with_name(model.calibration))
+
+
 def make_answerer(settings: Settings, embeddings=None) -> Answerer:
     """The extractive answerer is always built: the other modes start from its evidence or fall
     back to it. With `answer_workers` it runs in worker processes (see `pool.py`)."""
@@ -72,9 +91,13 @@ def make_answerer(settings: Settings, embeddings=None) -> Answerer:
         if missing:
             raise ConfigError(f"answer_mode=reader cannot run: {missing} (or use answer_mode=auto or extractive)")
         from assistant.answering.reader.answerer import ReaderAnswerer
+        from assistant.answering.reader.calibration import ReaderCalibration
         from assistant.answering.reader.runtime import LlamaReader
 
+        profile = reader_profile(settings)
         model = LlamaReader(reader_path(settings), threads=settings.reader_threads)
-        return ReaderAnswerer(model, extractive, busy_wait_s=settings.reader_wait_s)
+        return ReaderAnswerer(model, extractive, ReaderCalibration.load(profile.calibration),
+                              busy_wait_s=settings.reader_wait_s, sentences=profile.sentences,
+                              previous=profile.previous)
     chat = llm.openai_chat(settings) if mode == "openai" else llm.llamacpp_chat(settings)
     return llm.LLMAnswerer(chat, extractive, mode=mode)

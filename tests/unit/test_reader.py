@@ -167,6 +167,27 @@ def test_reading_keeps_each_sentence_once_and_within_the_prompt_budget():
     assert [s.text[:12] for s in shown] == ["The new term", "The terminal", "Ingrid Halvo"]
 
 
+
+def test_reading_without_predecessors_shows_only_the_best_sentences():
+    shown = reading([passage()], [sentence(2), sentence(1)], count=1, previous=False)
+    assert [s.text[:12] for s in shown] == ["Ingrid Halvo"]
+
+
+def test_the_reader_profile_follows_the_model_and_the_setting(tmp_path):
+    from assistant.answering.factory import reader_profile
+    from assistant.answering.reader import models
+    from core.settings import Settings
+
+    for model in models.MODELS.values():
+        profile = reader_profile(Settings(reader_model=f"bundled:{model.name}", data_dir=tmp_path))
+        assert (profile.sentences, profile.previous) == (model.sentences, model.previous)
+        assert profile.calibration.is_file()  # every bundled model ships its abstention weights
+    chosen = reader_profile(Settings(reader_model=str(tmp_path / "own.gguf"), reader_sentences=2, data_dir=tmp_path))
+    assert chosen.sentences == 2 and chosen.calibration.name == models.lookup(models.DEFAULT_MODEL).calibration
+    with pytest.raises(ValueError):
+        Settings(reader_sentences=0)
+
+
 @pytest.mark.parametrize("reply,expected", [
     ("Answer: 84 million dollars.", "84 million dollars"), ('"Talal Selo"', "Talal Selo"), ("unknown", None),
     ("Unknown.", None), ("Not mentioned in the sentences", None), ("", None), ("Tuesday\nbecause...", "Tuesday"),

@@ -42,13 +42,16 @@ class ReaderAnswerer:
     live_text = False  # the answer text is article sentences, sent whole; the short answer comes with the final event
 
     def __init__(self, model, fallback: ExtractiveAnswerer, calibration: ReaderCalibration | None = None,
-                 busy_wait_s: float | None = 2.0, max_tokens: int = 24, clock=time.perf_counter):
+                 busy_wait_s: float | None = 2.0, max_tokens: int = 24, sentences: int = READ_SENTENCES,
+                 previous: bool = True, clock=time.perf_counter):
         self.model = model  # runtime.LlamaReader or a fake with the same `generate`
         self.fallback = fallback
         self.calibration = calibration or ReaderCalibration.load()
         self.abstain_threshold = self.calibration.abstain_threshold
         self.busy_wait_s = busy_wait_s
         self.max_tokens = max_tokens
+        self.sentences = sentences  # how many of the best-ranked sentences the model reads
+        self.previous = previous  # each with the sentence before it in its passage
         self.clock = clock
         self.last_features: dict[str, float] = {}  # the bench reads these (and the reply) to fit the calibration
         self.last_reply = ""
@@ -82,7 +85,7 @@ class ReaderAnswerer:
         extractive = self.fallback.to_draft(result)
         extractive.provisional = True
         yield extractive
-        shown = reading(passages, result.ranked)
+        shown = reading(passages, result.ranked, self.sentences, self.previous)
         generation = Generation()
         try:
             for _ in self.model.generate(messages(question, [s.text for s in shown]), generation,
@@ -141,14 +144,14 @@ class ReaderAnswerer:
 
 
 def reading(passages: list[RetrievedPassage], ranked: list[EvidenceSentence],
-            count: int = READ_SENTENCES) -> list[EvidenceSentence]:
-    """The sentences shown to the model: the best `count`, each preceded by the sentence before it
-    in its passage (once), within MAX_PROMPT_CHARS."""
+            count: int = READ_SENTENCES, previous: bool = True) -> list[EvidenceSentence]:
+    """The sentences shown to the model: the best `count`, each preceded (with `previous`) by the
+    sentence before it in its passage (once), within MAX_PROMPT_CHARS."""
     shown: list[EvidenceSentence] = []
     seen: set[tuple[int, int]] = set()
     used = 0
     for best in ranked[:count]:
-        group = [before] if (before := _previous(passages[best.passage], best)) else []
+        group = [before] if previous and (before := _previous(passages[best.passage], best)) else []
         for sentence in [*group, best]:
             key = (sentence.start, sentence.end)
             if key in seen or used + len(sentence.text) > MAX_PROMPT_CHARS:

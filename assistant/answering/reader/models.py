@@ -29,6 +29,9 @@ class BundledModel:
     pip_names: str  # what to tell a user to install
     size: int  # bytes of the assembled GGUF
     sha256: str
+    sentences: int = 4  # best-ranked sentences it reads (ReaderAnswerer), chosen by measurement per model
+    previous: bool = True  # each with the sentence before it
+    calibration: str = "weights.json"  # its abstention weights, beside calibration.py (bench.reader_dev --fit)
 
     @property
     def filename(self) -> str:
