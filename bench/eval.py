@@ -323,7 +323,9 @@ def run(name: str, limit: int | None = None, k: int = 5, small_corpus: bool = Fa
             result.setdefault("timings", {})["wall_ms"] = round(wall_ms, 2)
             rows.append(score_question(q, result, engine.answerer.last_passages, dataset.scoring, doc_text))
             if hasattr(engine.answerer.inner, "last_features"):  # the reader's scores: bench/reader_dev.py fits on them
-                rows[-1]["reader"] = {**engine.answerer.inner.last_features, "reply": engine.answerer.inner.last_reply}
+                reader = engine.answerer.inner
+                rows[-1]["reader"] = {**reader.last_features, "reply": reader.last_reply,
+                                      "llama": getattr(reader, "last_timings", {})}
             if number % 25 == 0 or number == len(dataset.questions):
                 done = summarise(rows, dataset.scoring)
                 log(f"[{name}] {number}/{len(dataset.questions)} recall@{k}={_f(done['recall_at_k'])} "

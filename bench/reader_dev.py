@@ -28,8 +28,16 @@ from bench.lib import OUT
 MAX_WRONG_ABSTAIN = 0.08  # the target is 0.10 on the whole run; a margin for the threshold's noise
 
 
+def reader_of(run: Path) -> str:
+    engine = json.loads(run.read_text(encoding="utf-8")).get("engine", {})
+    reader = engine.get("reader", {})
+    return (f"{engine.get('settings', {}).get('reader_model', '?')}, {reader.get('sentences')} sentences"
+            f"{', each with the one before' if reader.get('previous') else ''}")
+
+
 def weights_path(run: Path) -> Path:
-    """The weights file of the bundled model the run read with (a GGUF path: the default model's)."""
+    """The weights file of the bundled model the run read with (a GGUF path: the default model's, as
+    the factory reads it)."""
     from assistant.answering.reader import calibration, models
 
     settings = json.loads(run.read_text(encoding="utf-8")).get("engine", {}).get("settings", {})
@@ -143,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
                 "abstain_threshold": f"highest threshold abstaining on at most {MAX_WRONG_ABSTAIN:.0%} of the answerable "
                                      "questions of the same run",
                 "data": "SQuAD 2.0 dev, 500-question sample (shared/eval/squad2_500), retrieval over all 411 paragraphs",
+                "reader": f"{weights_file.name}: the reader as the run read ({reader_of(args.run)})",
             },
         }, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {weights_file}")

@@ -67,8 +67,8 @@ class ReaderProfile:
 
 
 def reader_profile(settings: Settings) -> ReaderProfile:
-    """How the chosen reader model reads: a bundled model's measured choice (models.py), the 0.5B's
-    for a GGUF path; `reader_sentences` overrides the count."""
+    """How the chosen reader model reads: a bundled model's measured choice (models.py), the default
+    model's for a GGUF path; `reader_sentences` overrides the count."""
     from assistant.answering.reader import calibration, models
 
     name = settings.reader_model

