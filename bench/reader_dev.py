@@ -28,22 +28,17 @@ from bench.lib import OUT
 MAX_WRONG_ABSTAIN = 0.08  # the target is 0.10 on the whole run; a margin for the threshold's noise
 
 
-def reader_of(run: Path) -> str:
+def reader_of(run: Path) -> tuple[Path, str]:
+    """The weights file of the reader the run used (as the factory picks it) and how that reader read."""
+    from assistant.answering.factory import reader_profile
+    from core.settings import Settings
+
     engine = json.loads(run.read_text(encoding="utf-8")).get("engine", {})
+    name = engine.get("settings", {}).get("reader_model", Settings.model_fields["reader_model"].default)
     reader = engine.get("reader", {})
-    return (f"{engine.get('settings', {}).get('reader_model', '?')}, {reader.get('sentences')} sentences"
+    read = (f"{name}, {reader.get('sentences')} sentences"
             f"{', each with the one before' if reader.get('previous') else ''}")
-
-
-def weights_path(run: Path) -> Path:
-    """The weights file of the bundled model the run read with (a GGUF path: the default model's, as
-    the factory reads it)."""
-    from assistant.answering.reader import calibration, models
-
-    settings = json.loads(run.read_text(encoding="utf-8")).get("engine", {}).get("settings", {})
-    name = settings.get("reader_model", "")
-    model = models.lookup(name.removeprefix("bundled:")) if name.startswith("bundled:") else models.lookup(models.DEFAULT_MODEL)
-    return calibration.WEIGHTS_PATH.with_name(model.calibration)
+    return reader_profile(Settings(reader_model=name)).calibration, read
 
 
 def rows_of(run: Path) -> tuple[list[list[float]], list[int], list[str]]:
@@ -139,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     weights = {name: round(float(w), 4) for name, w in zip(names, model.coef_[0])}
     print("weights:", json.dumps(weights))
     if args.fit:
-        weights_file = weights_path(args.run)
+        weights_file, read = reader_of(args.run)
         weights_file.write_text(json.dumps({
             "bias": round(float(model.intercept_[0]), 4),
             "weights": weights,
@@ -151,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
                 "abstain_threshold": f"highest threshold abstaining on at most {MAX_WRONG_ABSTAIN:.0%} of the answerable "
                                      "questions of the same run",
                 "data": "SQuAD 2.0 dev, 500-question sample (shared/eval/squad2_500), retrieval over all 411 paragraphs",
-                "reader": f"{weights_file.name}: the reader as the run read ({reader_of(args.run)})",
+                "reader": f"{weights_file.name}: the reader as the run read ({read})",
             },
         }, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {weights_file}")

@@ -22,16 +22,23 @@ BUNDLED = "bundled:"
 log = logging.getLogger(__name__)
 
 
+def bundled_model(settings: Settings):
+    """The bundled model `reader_model` names (models.BundledModel), or None for a GGUF path."""
+    from assistant.answering.reader import models
+
+    name = settings.reader_model
+    return models.lookup(name[len(BUNDLED):]) if name.startswith(BUNDLED) else None
+
+
 def reader_missing(settings: Settings) -> str | None:
     """Why the reader cannot run here (what to install), or None when it can."""
     from assistant.answering.reader import models, runtime
 
     if importlib.util.find_spec(runtime.PACKAGE) is None:
         return f"{runtime.PACKAGE}, which runs the reader, is not installed: {runtime.INSTALL}"
-    name = settings.reader_model
-    if name.startswith(BUNDLED):
-        model = models.lookup(name[len(BUNDLED):])
+    if model := bundled_model(settings):
         return None if models.installed(model) else f"the reader model is not installed: {model.pip_names}"
+    name = settings.reader_model
     return None if Path(name).expanduser().is_file() else f"reader_model {name!r} is not a file"
 
 
@@ -53,10 +60,10 @@ def reader_path(settings: Settings, progress: bool = True) -> Path:
     """The reader's GGUF file, assembled from its packages first if it is a bundled one."""
     from assistant.answering.reader import models
 
-    name = settings.reader_model
-    if not name.startswith(BUNDLED):
-        return Path(name).expanduser()
-    return models.assemble(models.lookup(name[len(BUNDLED):]), settings.model_cache_dir, progress=progress)
+    model = bundled_model(settings)
+    if model is None:
+        return Path(settings.reader_model).expanduser()
+    return models.assemble(model, settings.model_cache_dir, progress=progress)
 
 
 @dataclass(frozen=True)
@@ -71,8 +78,7 @@ def reader_profile(settings: Settings) -> ReaderProfile:
     model's for a GGUF path; `reader_sentences` overrides the count."""
     from assistant.answering.reader import calibration, models
 
-    name = settings.reader_model
-    model = models.lookup(name[len(BUNDLED):] if name.startswith(BUNDLED) else models.DEFAULT_MODEL)
+    model = bundled_model(settings) or models.lookup(models.DEFAULT_MODEL)
     return ReaderProfile(settings.reader_sentences or model.sentences, model.previous,
                          calibration.WEIGHTS_PATH.with_name(model.calibration))
 

@@ -167,7 +167,6 @@ def test_reading_keeps_each_sentence_once_and_within_the_prompt_budget():
     assert [s.text[:12] for s in shown] == ["The new term", "The terminal", "Ingrid Halvo"]
 
 
-
 def test_reading_without_predecessors_shows_only_the_best_sentences():
     shown = reading([passage()], [sentence(2), sentence(1)], count=1, previous=False)
     assert [s.text[:12] for s in shown] == ["Ingrid Halvo"]
