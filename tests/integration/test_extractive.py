@@ -226,3 +226,25 @@ def test_a_number_that_counts_something_else_is_not_an_answer(answerer):
     assert wrong.short_answer is None and wrong.confidence < calibrated_threshold()
     right, _ = ask(answerer, storm, "How many homes lost power?", STORM)
     assert right.short_answer is not None and "40,000" in right.short_answer
+
+
+PORT = """# Port Elwyn opens its new ferry terminal
+PORT ELWYN — The new ferry terminal in Port Elwyn opened on Tuesday after three years of construction.
+The terminal cost 84 million dollars, paid for by the regional government and a port levy.
+Ingrid Halvorsen, the harbour master, said the terminal would double the number of daily crossings.
+Mayor Tomas Reid thanked the builders.
+The deal to fund the terminal was brokered by the regional council and the island's fishing cooperative in 2023.
+"""
+
+
+@pytest.mark.parametrize("question,sentence_part,expected", [
+    ("Who is the mayor of Port Elwyn?", "Mayor Tomas Reid", "Tomas Reid"),
+    ("Who is the harbour master of Port Elwyn?", "Ingrid Halvorsen", "Ingrid Halvorsen"),
+])
+def test_a_who_question_ranks_the_sentence_naming_the_role_above_the_headline(answerer, question, sentence_part,
+                                                                              expected):
+    """The place fills the headline and the lead; the role ("mayor") is what the answer's sentence names.
+    Without the role's weight (`ROLE_W`) the headline ranked first and "its new ferry terminal" answered."""
+    result, _ = ask(answerer, passages_of(PORT), question, PORT)
+    assert sentence_part in result.ranked[0].text
+    assert result.short_answer == expected

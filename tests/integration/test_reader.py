@@ -100,6 +100,16 @@ def test_who_questions_are_answered_right_or_not_at_all(reader_engine, question,
     check_citations(answer, text)
 
 
+def test_who_holds_a_role_is_answered_from_the_sentence_naming_the_role(reader_engine):
+    """"Port Elwyn" fills the headline and the lead, so the two sentences the reader reads were those
+    until the role noun ("mayor") weighed more than the place; the answer was then not found."""
+    engine, text = reader_engine
+    answer = engine.answer("Who is the mayor of Port Elwyn?")
+    assert "Mayor Tomas Reid" in answer.citations[0].evidence
+    assert not answer.abstained and "Tomas Reid" in answer.short_answer, answer.short_answer
+    check_citations(answer, text)
+
+
 def test_what_the_articles_do_not_say_is_not_found(reader_engine):
     engine, _ = reader_engine
     answer = engine.answer("What is the population of Port Elwyn?")

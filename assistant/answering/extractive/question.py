@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from assistant.answering.extractive.text import STOP, content_stems, stem, term_weight, tokens
 
 _LEAD_W = 0.5  # weight of quiz-style lead-in sentences before the question proper
+# Weight of a role noun in a who-question ("Who is the mayor of Port Elwyn?"): the answer's sentence
+# names the role ("Mayor Tomas Reid thanked ..."), while the place often fills the headline too.
+ROLE_W = 3.0
 
 _WHO = {"PERSON": 1.0, "ORG": 0.8, "NORP": 0.6, "GPE": 0.3}
 _WHEN = {"DATE": 1.0, "TIME": 0.9}
@@ -28,17 +31,19 @@ _FACILITY = {"FAC": 1.0, "ORG": 0.7, "GPE": 0.5, "LOC": 0.5}
 
 # Answer types implied by the noun a question asks about ("which team", "what year").
 _FOCUS_LABELS: dict[str, dict[str, float]] = {}
+_PERSON_NOUNS = (
+    "person man woman player actor actress singer president leader king queen minister author "
+    "writer artist director celebrity star superstar rapper scientist coach ceo founder "
+    "spokesman spokeswoman spokesperson chairman governor senator mayor candidate pope prince "
+    "princess musician comedian host officer general commander judge lawyer athlete chef "
+    "billionaire figure inventor architect composer poet painter philosopher emperor ruler "
+    "explorer politician presenter footballer republican democrat lawmaker legislator activist "
+    "executive entrepreneur businessman businesswoman journalist reporter anchor councillor "
+    "councilor chancellor chief secretary ambassador manager"
+)
+_ROLES = frozenset(stem(w) for w in _PERSON_NOUNS.split())
 for _words, _labels in (
-    (
-        "person man woman player actor actress singer president leader king queen minister author "
-        "writer artist director celebrity star superstar rapper scientist coach ceo founder "
-        "spokesman spokeswoman spokesperson chairman governor senator mayor candidate pope prince "
-        "princess musician comedian host officer general commander judge lawyer athlete chef "
-        "billionaire figure inventor architect composer poet painter philosopher emperor ruler "
-        "explorer politician presenter footballer republican democrat lawmaker legislator activist "
-        "executive entrepreneur businessman businesswoman journalist reporter anchor",
-        {"PERSON": 1.0, "ORG": 0.3},
-    ),
+    (_PERSON_NOUNS, {"PERSON": 1.0, "ORG": 0.3}),
     (
         "company firm team club organization organisation group party agency airline brand band "
         "network university school college bank chain retailer newspaper magazine channel "
@@ -242,6 +247,10 @@ def analyse_question(text: str) -> Question:
     kind, labels, wants_short, focus = _classify(text)
     q = Question(text, terms, bigrams, kind, labels, wants_short)
     _set_focus(q, focus)
+    if kind == "who":
+        for t in q.terms:
+            if t in _ROLES:
+                q.terms[t] = max(q.terms[t], ROLE_W)
     return q
 
 
