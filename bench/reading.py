@@ -60,13 +60,14 @@ def variants(names: list[str] | None, embed) -> dict:
     return out
 
 
-def measure(name: str, folder: Path, names: list[str] | None, limit: int | None) -> dict:
+def measure(name: str, folder: Path, names: list[str] | None, limit: int | None, model: str | None = None) -> dict:
     from assistant.answering.extractive import question
     from assistant.engine import AnswerEngine
     from core.settings import Settings
     from index.store import ArticleIndex, Filters
 
-    settings = Settings(data_dir=folder, answer_mode="extractive", _env_file=None)
+    settings = Settings(data_dir=folder, answer_mode="extractive", _env_file=None,
+                        **({"embedding_model": model} if model else {}))
     index = ArticleIndex.from_settings(settings)
     if index.is_empty():
         raise SystemExit(f"{folder} holds no index: build it with python -m bench.eval {name} --index-dir {folder}")
@@ -100,12 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index", action="append", required=True, metavar="NAME=DIR")
     parser.add_argument("--variant", action="append", help="shipped, embed-N, role-W, parse-N (default: shipped, embed-6, embed-10)")
     parser.add_argument("--limit", type=int, help="the first N answerable questions of each dataset")
+    parser.add_argument("--embedding-model", help="the model the indexes were built with, if not the default (`hash` for smoke tests)")
     parser.add_argument("--out", type=Path, default=OUT / "reading.json")
     args = parser.parse_args(argv)
     result = {"machine": environment.machine(), "loadavg_start": environment.loadavg(), "datasets": {}}
     for spec in args.index:
         name, _, folder = spec.partition("=")
-        result["datasets"][name] = row = measure(name, Path(folder), args.variant, args.limit)
+        result["datasets"][name] = row = measure(name, Path(folder), args.variant, args.limit, args.embedding_model)
         print(f"{name}: {row['questions']} answerable questions, gold in the retrieved passages {row['passages']:.3f}")
         for variant, scores in row["variants"].items():
             print(f"  {variant:>10}: " + "  ".join(f"{k} {v:.3f}" for k, v in scores.items()))

@@ -132,6 +132,26 @@ def test_eval_script_runs_end_to_end_and_report_renders_it(tmp_path):
     assert "## Machine" in text and shown in text and "PARTIAL RUN" in text
 
 
+@needs_data
+def test_reading_bench_counts_gold_in_the_best_sentences_per_variant(tmp_path):
+    """`bench.reading` on a tiny index: each variant's share of questions whose gold lies in the best n
+    sentences can only grow with n, and never passes the passages' own ceiling."""
+    build = [sys.executable, "-m", "bench.eval", "squad2", "--limit", "4", "--small-corpus", "--embedding-model", "hash",
+             "--index-dir", str(tmp_path / "idx"), "--out-dir", str(tmp_path), "--quiet"]
+    done = subprocess.run(build, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    command = [sys.executable, "-m", "bench.reading", "--index", f"squad2={tmp_path / 'idx'}", "--limit", "4",
+               "--variant", "shipped", "--variant", "role-1", "--embedding-model", "hash", "--out", str(tmp_path / "r.json")]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    row = json.loads((tmp_path / "r.json").read_text())["datasets"]["squad2"]
+    assert row["questions"] >= 1 and set(row["variants"]) == {"shipped", "role-1"}
+    for scores in row["variants"].values():
+        shares = [scores[f"in best {n}"] for n in (1, 2, 3, 4, 6)]
+        assert shares == sorted(shares) and shares[-1] <= row["passages"] <= 1.0
+        assert scores["rank p50 ms"] > 0
+
+
 # --- perf helpers (the full perf run takes minutes; these check its parts) ----------------------
 
 def test_perf_padding_helpers():
@@ -209,7 +229,7 @@ def test_report_shows_old_script_commands_as_module_commands():
 
 
 @pytest.mark.parametrize("script", ["eval", "perf", "fusion", "report", "shared", "first_start", "retrieval", "encoders",
-                                    "quantity"])
+                                    "quantity", "reading"])
 def test_bench_scripts_run_as_modules(script):
     done = subprocess.run([sys.executable, "-m", f"bench.{script}", "--help"], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
