@@ -110,6 +110,17 @@ def test_who_holds_a_role_is_answered_from_the_sentence_naming_the_role(reader_e
     check_citations(answer, text)
 
 
+def test_asked_who_a_named_person_is_the_answer_is_their_role_not_their_name(reader_engine):
+    """The model replies with the name ("Tomas Reid", "Ingrid Halvorsen"); the title or apposition beside
+    the name in the cited sentence answers instead."""
+    engine, text = reader_engine
+    for question, role in (("Who is Tomas Reid?", "Mayor"), ("Who is Ingrid Halvorsen?", "harbour master")):
+        answer = engine.answer(question)
+        assert not answer.abstained and role in (answer.short_answer or ""), (question, answer.short_answer)
+        assert answer.short_answer in answer.citations[0].evidence
+        check_citations(answer, text)
+
+
 def test_what_the_articles_do_not_say_is_not_found(reader_engine):
     engine, _ = reader_engine
     answer = engine.answer("What is the population of Port Elwyn?")

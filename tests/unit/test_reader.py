@@ -126,10 +126,38 @@ def test_words_the_question_lacks_are_never_cut_from_a_reply():
 
 
 def test_a_reply_that_only_repeats_the_question_is_not_an_answer():
-    final = run(reader(FakeModel("Ingrid Halvorsen"), ranked=[sentence(2)], short="the harbour master"),
-                "Who is Ingrid Halvorsen?")[1]
+    final = run(reader(FakeModel("Ingrid Halvorsen praised"), ranked=[sentence(2)], short="it"),
+                "What did Ingrid Halvorsen praise?")[1]
     assert final.short_answer is None and not final.abstained  # no answer claimed; the sentence still shown
     assert "the harbour master" in final.answer
+
+
+def test_asked_who_a_named_person_is_an_echoed_name_gives_way_to_the_description_beside_it():
+    """The model tends to reply with the name itself; the extractive description stands only where the
+    sentence puts it right beside the name."""
+    final = run(reader(FakeModel("Ingrid Halvorsen"), ranked=[sentence(2)], short="the harbour master"),
+                "Who is Ingrid Halvorsen?")[1]
+    assert final.short_answer == "the harbour master" and not final.abstained
+    elsewhere = run(reader(FakeModel("Ingrid Halvorsen"), ranked=[sentence(2)], short="it"), "Who is Ingrid Halvorsen?")[1]
+    assert elsewhere.short_answer is None
+
+
+@pytest.mark.parametrize("question,name", [
+    ("Who is Sarah Mbeki?", "Sarah Mbeki"), ("what was Clean Lune", "Clean Lune"),
+    ("Who is the Duke of York?", None), ("Who is the mayor?", None), ("Who won?", None),
+])
+def test_an_identity_question_names_whom_it_asks_about(question, name):
+    assert support.identity_name(question) == name
+
+
+@pytest.mark.parametrize("description,sentence,beside", [
+    ("The company's chief executive", "The company's chief executive, Sarah Mbeki, said so.", True),
+    ("Mayor", "Mayor Sarah Mbeki thanked them.", True),
+    ("a spokeswoman", "said Sarah Mbeki, a spokeswoman.", True),
+    ("Lancaster Crown Court", "Judge Sarah Mbeki approved it at Lancaster Crown Court.", False),
+])
+def test_a_description_counts_only_beside_the_name(description, sentence, beside):
+    assert support.describes_name(description, "Sarah Mbeki", sentence) is beside
 
 
 def test_declining_is_not_found():

@@ -127,7 +127,13 @@ class ReaderAnswerer:
             # The model only repeated the question: it found no answer in the best sentence, so no short
             # answer is claimed; the sentence is still shown as evidence. (The extractive short answer
             # in its place was right for "Who is Ingrid Halvorsen?" but said "the terminal" for "What
-            # did the council agree to?".)
+            # did the council agree to?".) One exception: asked who a named person is, the model tends
+            # to give the name, and the extractive description stands when the sentence puts it right
+            # beside the name ("The company's chief executive, Sarah Mbeki").
+            name = sup.identity_name(question)
+            if (name and extractive.short_answer and extractive.evidence
+                    and sup.describes_name(extractive.short_answer, name, extractive.evidence[0].text)):
+                return Draft(extractive.answer, extractive.evidence, extractive.short_answer, confidence)
             return Draft(extractive.answer, extractive.evidence, None, confidence)
         sentence = shown[found.sentence]
         short = sentence.text[found.start:found.end] if found.exact else answer

@@ -142,3 +142,32 @@ def echoes_question(answer: str, question: str) -> bool:
     words = content_tokens(answer)
     asked = set(content_tokens(question))
     return bool(words) and sum(word in asked for word in words) / len(words) > ECHO_SHARE
+
+
+_IDENTITY = re.compile(r"^\s*(?:who|what)\s+(?:is|was|are|were)\s+(.+?)[\s?.!]*$", re.I)
+_BESIDE = re.compile(r"^[\s,]*$")  # what may separate a name from its description: a comma, spaces
+
+
+def identity_name(question: str) -> str | None:
+    """X in "Who is X?" / "What was X?" when X is a name (each word capitalised): "Sarah Mbeki"."""
+    m = _IDENTITY.match(question)
+    if not m:
+        return None
+    name = m.group(1).strip()
+    words = name.split()
+    if not words or not all(w[0].isupper() or w.lower() in ("of", "for", "the", "and", "de", "von") for w in words):
+        return None
+    return name if words[0][0].isupper() else None
+
+
+def describes_name(description: str, name: str, sentence: str) -> bool:
+    """The description stands right beside the name in the sentence, as a title or an apposition
+    ("The company's chief executive, Sarah Mbeki", "Mayor Tomas Reid", "Ingrid Halvorsen, the
+    harbour master"), not elsewhere in it ("Judge Alan Cooke approved it at Lancaster Crown Court"
+    does not make Alan Cooke the court)."""
+    for m in re.finditer(re.escape(name), sentence):
+        for d in re.finditer(re.escape(description), sentence):
+            between = sentence[d.end():m.start()] if d.end() <= m.start() else sentence[m.end():d.start()]
+            if (d.end() <= m.start() or m.end() <= d.start()) and _BESIDE.match(between):
+                return True
+    return False
