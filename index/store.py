@@ -236,11 +236,13 @@ class ArticleIndex:
             return done
 
     def _store_vectors(self, groups: list[tuple[list[Passage], dict]], vectors: np.ndarray) -> None:
-        """Each group's passages with its metadata, taking their rows of `vectors` in order."""
-        row = 0
-        for passages, metadata in groups:
-            self.vectors.add(passages, vectors[row : row + len(passages)], metadata)
-            row += len(passages)
+        """Each group's passages with its metadata, taking their rows of `vectors` in order, in one
+        upsert: Chroma pays per call, and one per article was most of its share of ingest. Every
+        article of the batch is marked pending first, so a crash inside the upsert is cleaned up as
+        before (`reconcile`)."""
+        passages = [p for group, _ in groups for p in group]
+        metadata = [meta for group, meta in groups for _ in group]
+        self.vectors.add_rows(passages, vectors[: len(passages)], metadata)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         if hasattr(self.embeddings, "encode"):
