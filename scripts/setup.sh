@@ -10,6 +10,11 @@ fi
 stamp=.venv/.installed-$(cat "$@" requirements*.txt | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  for req in "$@"; do .venv/bin/python -m pip install -q -r "$req"; done
+  for req in "$@"; do
+    .venv/bin/python -m pip install -q -r "$req"
+    # A "<name>-nodeps.txt" beside it holds pins whose declared dependencies would conflict: no deps.
+    nodeps="${req%.txt}-nodeps.txt"
+    if [ -f "$nodeps" ]; then .venv/bin/python -m pip install -q --no-deps -r "$nodeps"; fi
+  done
   touch "$stamp"
 fi
