@@ -16,7 +16,7 @@ Variants (`--variant`, repeatable; all by default):
 - embed-N: the shipped ranking plus the embedder's cosine for the N best lexical sentences, always
   (the shipped Extractor consults it only below its coverage threshold, and only with embed_top > 0);
 - role-W: the shipped ranking with a who-question's role noun ("Who is the mayor of ...") weighted W
-  (assistant/answering/extractive/question.py `ROLE_W`; role-1 is no lift);
+  (`Extractor.role_weight`, question.py `ROLE_W` shipped; role-1 is no lift);
 - parse-N: the shipped ranking with the N best lexical sentences parsed for an answer candidate
   (`Extractor.parse_top`, 3 shipped).
 
@@ -40,28 +40,26 @@ SHOWN = (1, 2, 3, 4, 6)
 
 
 def variants(names: list[str] | None, embed) -> dict:
-    """Variant name -> (Extractor, role weight); `embed` is the index's own embedder."""
-    from assistant.answering.extractive import question
+    """Variant name -> Extractor; `embed` is the index's own embedder."""
     from assistant.answering.extractive.answerer import Extractor
 
     chosen = names or ["shipped", "embed-6", "embed-10"]
     out = {}
     for name in chosen:
         if name == "shipped":
-            out[name] = Extractor(), question.ROLE_W
+            out[name] = Extractor()
         elif name.startswith("embed-"):
-            out[name] = Extractor(embed=embed, embed_top=int(name.split("-", 1)[1]), embed_below=2.0), question.ROLE_W
+            out[name] = Extractor(embed=embed, embed_top=int(name.split("-", 1)[1]), embed_below=2.0)
         elif name.startswith("parse-"):
-            out[name] = Extractor(parse_top=int(name.split("-", 1)[1])), question.ROLE_W
+            out[name] = Extractor(parse_top=int(name.split("-", 1)[1]))
         elif name.startswith("role-"):
-            out[name] = Extractor(), float(name.split("-", 1)[1])
+            out[name] = Extractor(role_weight=float(name.split("-", 1)[1]))
         else:
             raise SystemExit(f"unknown variant {name!r}")
     return out
 
 
 def measure(name: str, folder: Path, names: list[str] | None, limit: int | None, model: str | None = None) -> dict:
-    from assistant.answering.extractive import question
     from assistant.engine import AnswerEngine
     from core.settings import Settings
     from index.store import ArticleIndex, Filters
@@ -73,7 +71,6 @@ def measure(name: str, folder: Path, names: list[str] | None, limit: int | None,
         raise SystemExit(f"{folder} holds no index: build it with python -m bench.eval {name} --index-dir {folder}")
     engine = AnswerEngine.from_settings(settings, index=index)
     extractors = variants(names, index.embeddings.encode)
-    shipped_role_w = question.ROLE_W
     questions = [q for q in load(name).questions if q["answerable"]][:limit]
     found = {v: {n: [] for n in SHOWN} for v in extractors}
     times = {v: [] for v in extractors}
@@ -82,14 +79,12 @@ def measure(name: str, folder: Path, names: list[str] | None, limit: int | None,
         filters = Filters(as_of=q["date"]) if name == "realtimeqa" else None
         vector, passages, _ = engine.retriever.retrieve(q["question"], filters=filters)
         ceiling.append(any(contains_any(p.text, q["golds"]) for p in passages))
-        for variant, (extractor, role_w) in extractors.items():
-            question.ROLE_W = role_w
+        for variant, extractor in extractors.items():
             started = time.perf_counter()
             ranked = extractor.answer(q["question"], passages, question_vector=vector).ranked
             times[variant].append((time.perf_counter() - started) * 1000)
             for n in SHOWN:
                 found[variant][n].append(any(contains_any(s.text, q["golds"]) for s in ranked[:n]))
-    question.ROLE_W = shipped_role_w
     engine.close()
     return {"questions": len(questions), "passages": mean(ceiling),
             "variants": {v: {**{f"in best {n}": mean(found[v][n]) for n in SHOWN},

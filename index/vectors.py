@@ -128,14 +128,10 @@ class VectorStore:
                     )
         return self._collection
 
-    def add(self, passages: list[Passage], vectors: np.ndarray, metadata: dict) -> None:
-        """One article's passages, with its metadata (title, source, published)."""
-        self.add_rows(passages, vectors, [metadata] * len(passages))
-
     def add_rows(self, passages: list[Passage], vectors: np.ndarray, metadata: list[dict]) -> None:
         """Passages of several articles in one upsert, `metadata[i]` being the article of `passages[i]`.
         One upsert of 4,000 passages is faster than one per article: 20,000 passages took 22 s
-        against 57 s embedded (`ArticleIndex.add_passages` writes this way)."""
+        against 57 s embedded (`ArticleIndex` writes this way: one upsert per ingest batch, and per 4,000 in `add_passages`)."""
         if not passages:
             return
         metadatas = [

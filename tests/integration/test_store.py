@@ -96,7 +96,8 @@ def test_uncommitted_vectors_are_invisible_and_reconciled(fake_index):
     a = article("Half written story about volcanoes.")
     passages = chunk_article(a)
     fake_index.catalog.mark_pending(a.doc_id, a.version)
-    fake_index.vectors.add(passages, fake_index.embeddings.encode([p.text for p in passages]), a.metadata())
+    fake_index.vectors.add_rows(passages, fake_index.embeddings.encode([p.text for p in passages]),
+                                [a.metadata()] * len(passages))
     hits = fake_index.dense_search(fake_index.embeddings.encode(["volcanoes"])[0], 5)
     assert hits and fake_index.passages(pid for pid, _ in hits) == {}
     assert fake_index.reconcile() == 1

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 from assistant.answering.base import NOT_FOUND, Draft, Evidence, RetrievedPassage
 from assistant.answering.extractive.confidence import ConfidenceModel, confidence_features
 from assistant.answering.extractive.quantity import counts_something_else
-from assistant.answering.extractive.question import analyse_question, apply_parse
+from assistant.answering.extractive.question import ROLE_W, analyse_question, apply_parse
 from assistant.answering.extractive.scoring import collect_sentences, score_embedding, score_lexical
 from assistant.answering.extractive.spans import candidates
 
@@ -82,6 +82,7 @@ class Extractor:
         embed_top: int = 0,
         embed_below: float = 0.7,
         confidence: ConfidenceModel | None = None,
+        role_weight: float = ROLE_W,
     ):
         self._nlp = nlp
         self.embed = embed
@@ -92,6 +93,7 @@ class Extractor:
         self.embed_top = embed_top
         self.embed_below = embed_below
         self.confidence = confidence or ConfidenceModel.load()
+        self.role_weight = role_weight  # a who-question's role noun ("mayor"): question.py ROLE_W
 
     @property
     def nlp(self):
@@ -111,7 +113,7 @@ class Extractor:
         self, question: str, passages: list[RetrievedPassage], question_vector: np.ndarray | None = None
     ) -> Outcome:
         """`answer()` with the confidence features kept: the bench fits the confidence model on them."""
-        q = analyse_question(question)
+        q = analyse_question(question, self.role_weight)
         sents = collect_sentences(passages)
         if not sents or not question.strip():
             return Outcome(ExtractiveResult([], None, 0.0), {})

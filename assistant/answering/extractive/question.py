@@ -242,7 +242,7 @@ def _first_noun_stem(words: list[str]) -> str | None:
     return stem(run[-1])
 
 
-def analyse_question(text: str) -> Question:
+def analyse_question(text: str, role_weight: float = ROLE_W) -> Question:
     terms, bigrams = _question_terms(text)
     kind, labels, wants_short, focus = _classify(text)
     q = Question(text, terms, bigrams, kind, labels, wants_short)
@@ -250,7 +250,7 @@ def analyse_question(text: str) -> Question:
     if kind == "who":
         for t in q.terms:
             if t in _ROLES:
-                q.terms[t] = max(q.terms[t], ROLE_W)
+                q.terms[t] = max(q.terms[t], role_weight)
     return q
 
 

@@ -167,7 +167,12 @@ def describes_name(description: str, name: str, sentence: str) -> bool:
     does not make Alan Cooke the court)."""
     for m in re.finditer(re.escape(name), sentence):
         for d in re.finditer(re.escape(description), sentence):
-            between = sentence[d.end():m.start()] if d.end() <= m.start() else sentence[m.end():d.start()]
-            if (d.end() <= m.start() or m.end() <= d.start()) and _BESIDE.match(between):
+            if d.end() <= m.start():
+                between = sentence[d.end():m.start()]
+            elif m.end() <= d.start():
+                between = sentence[m.end():d.start()]
+            else:
+                continue  # they overlap
+            if _BESIDE.match(between):
                 return True
     return False
