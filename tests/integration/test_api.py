@@ -500,7 +500,7 @@ def test_vector_ids_pages_and_batched_deletes_survive_a_dropped_collection(chrom
     store = open_store("paging", host="127.0.0.1", port=chroma_process.port)
     store.BATCH = 4  # several delete batches from a few vectors
     passages = [Passage("doc", "v1", i, 0, 1, f"passage {i}") for i in range(30)]
-    store.add(passages, np.random.default_rng(0).random((30, 8), dtype=np.float32), {"title": "t"})
+    store.add_rows(passages, np.random.default_rng(0).random((30, 8), dtype=np.float32), [{"title": "t"}] * 30)
     every = [p.passage_id for p in passages]
     assert sorted(store.ids()) == sorted(every) and len(store.ids()) == 30
     pages = [store.get_ids(limit=7, offset=offset) for offset in range(0, 30, 7)]
@@ -510,7 +510,7 @@ def test_vector_ids_pages_and_batched_deletes_survive_a_dropped_collection(chrom
 
     other = open_store("paging", host="127.0.0.1", port=chroma_process.port)  # another process re-creates it
     other.reset()
-    other.add(passages[:2], np.ones((2, 8), dtype=np.float32), {})
+    other.add_rows(passages[:2], np.ones((2, 8), dtype=np.float32), [{}, {}])
     assert store.count() == 2  # the stale handle is looked up again, not a 500
 
 
