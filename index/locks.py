@@ -18,6 +18,8 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from core.errors import ConfigError
+
 POLL_SECONDS = 0.05
 
 
@@ -27,3 +29,22 @@ def file_lock(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(path, fallback_to_soft=False, poll_interval=POLL_SECONDS):
         yield
+
+
+@contextmanager
+def cache_lock(lock: Path, folder: Path, timeout: float) -> Iterator[None]:
+    """For a cache in the user's home that the first process to need it builds (an export, a converted
+    model): the others wait up to `timeout` seconds, then reuse it. A stuck holder, or a folder that
+    cannot be written, becomes a ConfigError saying what to do."""
+    from filelock import Timeout
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(lock), timeout=timeout):
+            yield
+    except Timeout as exc:
+        raise ConfigError(f"waited {timeout:.0f} s for another process writing {folder}; if none is running, "
+                          f"delete {lock}") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot write the cache {folder} ({exc}): make it writable, or point XDG_CACHE_HOME at "
+                          "a writable folder") from exc

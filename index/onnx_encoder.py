@@ -36,6 +36,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from core.errors import ConfigError
+from index.locks import cache_lock
 
 EXPORT_VERSION = 1  # bump when the exported graph changes: old caches are then ignored
 OPSET = 17
@@ -135,24 +136,13 @@ class ModelCache:
         """The export's path, exporting (under the lock) when it is missing, damaged or `rebuild`."""
         if not rebuild and self.valid(int8):
             return self.path(int8)
-        from filelock import FileLock, Timeout
-
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            lock = FileLock(str(self.folder / "export.lock"), timeout=LOCK_TIMEOUT_S)
-            with lock:
-                if rebuild:
-                    self.invalidate(int8)
-                if not self.valid(int8):  # another process may have finished it while we waited
-                    for leftover in self.folder.glob(".export-*"):  # of an export killed midway
-                        shutil.rmtree(leftover, ignore_errors=True)
-                    self._build(int8)
-        except Timeout as exc:
-            raise ConfigError(f"waited {LOCK_TIMEOUT_S} s for another process exporting {self.folder}; "
-                              f"if none is running, delete {self.folder / 'export.lock'}") from exc
-        except OSError as exc:
-            raise ConfigError(f"cannot write the ONNX export cache {self.folder} ({exc}): make it writable, "
-                              "or point XDG_CACHE_HOME at a writable folder") from exc
+        with cache_lock(self.folder / "export.lock", self.folder, LOCK_TIMEOUT_S):
+            if rebuild:
+                self.invalidate(int8)
+            if not self.valid(int8):  # another process may have finished it while we waited
+                for leftover in self.folder.glob(".export-*"):  # of an export killed midway
+                    shutil.rmtree(leftover, ignore_errors=True)
+                self._build(int8)
         return self.path(int8)
 
     def invalidate(self, int8: bool) -> None:

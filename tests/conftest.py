@@ -25,7 +25,7 @@ def fake_embeddings():
 
 @pytest.fixture(scope="session")
 def minilm():
-    """The real bundled all-MiniLM-L6-v2, loaded once per test run."""
+    """The real default embedding model (bundled paraphrase-MiniLM-L3-v2), loaded once per test run."""
     from index.embeddings import SentenceTransformerEmbeddings
 
     embeddings = SentenceTransformerEmbeddings()

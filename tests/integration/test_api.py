@@ -390,7 +390,7 @@ def test_health_counts_documents_and_passages(client):
     health = client.get("/api/health").json()
     assert health["status"] == "ok" and health["mode"] == "extractive"
     assert health["documents"] >= 1 and health["passages"] >= health["documents"]
-    assert health["embedding_model"] == "bundled:all-MiniLM-L6-v2"
+    assert health["embedding_model"] == "bundled:paraphrase-MiniLM-L3-v2"
 
 
 def test_feedback_is_appended_to_the_data_dir(client, app):

@@ -94,7 +94,7 @@ def test_reindex_moves_an_index_to_the_real_model(tmp_path):
     assert run("ingest", str(SAMPLE), "--quiet", data_dir=tmp_path / "d").returncode == 0  # the fake model
     result = run("reindex", data_dir=tmp_path / "d", fake=False)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("re-embedded ") and "bundled:all-MiniLM-L6-v2" in result.stdout
+    assert result.stdout.startswith("re-embedded ") and "bundled:paraphrase-MiniLM-L3-v2" in result.stdout
     answer = json.loads(run("ask", "Who brokered the deal?", "--json", data_dir=tmp_path / "d", fake=False).stdout)
     assert "council and tribal elders" in (answer["short_answer"] or "")
 

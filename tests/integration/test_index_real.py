@@ -1,5 +1,7 @@
 """The index with its real parts: the bundled MiniLM, embedded Chroma, and a `chroma run` server."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -81,7 +83,13 @@ def test_reindex_replaces_fake_vectors_with_minilm_ones(real_index):
         real_index.dense_search(real_index.embeddings.encode(["deal"])[0], 3)
     assert real_index.reembed() == added.passages
     assert real_index.vectors.count() == added.passages
-    documents = HybridRetriever(index=real_index, k=3, lexical_weight=0.0).invoke("Who agreed the withdrawal deal for the fighters?")
+    # every stored vector is now the real model's vector of its passage, and dense search finds by meaning
+    rows = real_index.passages(real_index.vectors.ids())
+    stored = real_index.vectors.vectors(list(rows))
+    texts = [real_index.embedding_text(row["title"], SimpleNamespace(text=row["text"])) for row in rows.values()]
+    expected = real_index.embeddings.encode(texts)
+    assert np.allclose([float(stored[pid] @ vector) for pid, vector in zip(rows, expected)], 1.0, atol=1e-4)
+    documents = HybridRetriever(index=real_index, k=3, lexical_weight=0.0).invoke("Who brokered the deal?")
     assert any("brokered by the council and tribal elders" in d.page_content for d in documents)
 
 

@@ -1,4 +1,4 @@
-"""The bundled MiniLM through ONNX Runtime: exported once per test run into a temporary cache, then
+"""The default bundled model through ONNX Runtime: exported once per test run into a temporary cache, then
 compared with torch, reused, damaged and rebuilt, and chosen by the settings."""
 
 import json
@@ -14,7 +14,7 @@ from index import onnx_encoder
 from index.embeddings import HashEmbeddings, SentenceTransformerEmbeddings, make_embeddings, resolve_model_path
 from index.onnx_encoder import ModelCache, OnnxEmbeddings
 
-MODEL = "bundled:all-MiniLM-L6-v2"
+MODEL = Settings.model_fields["embedding_model"].default  # the default bundled model, as `minilm` loads it
 TEXTS = ["The council and tribal elders brokered the deal.", "Fighters left Raqqa in a convoy of buses.",
          "Who won the election in Brazil?", "Shares fell 5% after the earnings report on Wednesday, analysts said.",
          "The storm knocked out power to 200,000 homes along the coast."]
@@ -65,7 +65,7 @@ def test_long_texts_are_cut_where_sentence_transformers_cuts_them(minilm, cache_
     long = " ".join(["The minister said the talks would resume next week in Geneva."] * 60)
     [ids] = [e.ids for e in encoder(cache_dir).tokenize([long])]
     reference = minilm.model.preprocess([long])
-    assert len(ids) == minilm.model.max_seq_length == 256
+    assert len(ids) == minilm.model.max_seq_length == 128  # paraphrase-MiniLM-L3-v2's own limit
     assert ids == reference["input_ids"][0][: int(reference["attention_mask"][0].sum())].tolist()
     vector = encoder(cache_dir, int8=False).encode([long])[0]
     assert float(vector @ minilm.with_precision("float32").encode([long])[0]) > 0.9999

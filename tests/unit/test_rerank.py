@@ -6,8 +6,9 @@ from datetime import date
 import numpy as np
 import pytest
 
-from assistant.rerank import FEATURES, Candidate, Reranker, features
+from assistant.rerank import FEATURES, Candidate, Reranker, features, weights_path
 from core.errors import ConfigError
+from core.settings import Settings
 
 AS_OF = date(2023, 1, 12)
 NAMES = list(FEATURES)
@@ -58,11 +59,20 @@ def test_rank_orders_by_the_weighted_sum():
     assert scores["new"] == pytest.approx(scores["old"] + 2.0)
 
 
-def test_the_shipped_weights_load_and_favour_what_should_help():
-    model = Reranker.load()
+@pytest.mark.parametrize("embedding_model", ["bundled:paraphrase-MiniLM-L3-v2", "bundled:all-MiniLM-L6-v2"])
+def test_the_shipped_weights_load_and_favour_what_should_help(embedding_model):
+    model = Reranker.for_model(embedding_model)
     assert set(model.weights) == set(FEATURES)
     assert model.weights["cosine"] > 0 and model.weights["bm25_share"] > 0 and model.weights["recent"] > 0
     assert model.provenance.get("command", "").startswith("python -m bench.rerank")
+
+
+def test_each_bundled_model_has_its_own_weights_and_others_get_the_defaults():
+    default = weights_path(Settings(_env_file=None).embedding_model)
+    assert weights_path("bundled:all-MiniLM-L6-v2") != default
+    assert weights_path("/some/other/model") == default == weights_path("hash")
+    assert json.loads(default.read_text())["provenance"]["command"] != json.loads(
+        weights_path("bundled:all-MiniLM-L6-v2").read_text())["provenance"]["command"]
 
 
 def test_weights_for_other_features_are_a_clear_error(tmp_path):
