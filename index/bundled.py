@@ -19,7 +19,6 @@ nothing that passes as finished and two processes convert it once.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -27,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 from core.errors import ConfigError
-from index.locks import cache_lock
+from index.locks import cache_home, cache_lock, file_sha256
 
 PREFIX = "bundled:"
 L6 = "all-MiniLM-L6-v2"
@@ -66,8 +65,7 @@ def l6_folder() -> Path:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "newsqa" / "models"
+    return cache_home() / "models"
 
 
 def l3_folder(cache: Path | None = None) -> Path:
@@ -93,15 +91,12 @@ def l3_onnx() -> Path:
     except metadata.PackageNotFoundError as exc:
         raise ConfigError(f"the bundled embedding model {PREFIX}{L3} needs the package {L3_DIST}: {INSTALL}; "
                           f"or set embedding_model (NEWSQA_EMBEDDING_MODEL) to {PREFIX}{L6}") from exc
-    digest = hashlib.sha256()
     try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
+        digest = file_sha256(path)
     except OSError as exc:
         raise ConfigError(f"cannot read {path} ({exc}): reinstall {L3_DIST} ({INSTALL})") from exc
-    if digest.hexdigest() != L3_SHA256:
-        raise ConfigError(f"{path} has SHA-256 {digest.hexdigest()}, not the pinned {L3_SHA256}: "
+    if digest != L3_SHA256:
+        raise ConfigError(f"{path} has SHA-256 {digest}, not the pinned {L3_SHA256}: "
                           f"reinstall {L3_DIST} from requirements.txt")
     return path
 

@@ -12,6 +12,8 @@ a blocking flock): small beside what the lock guards (an ingest batch, opening a
 holds it from the file.
 """
 
+import hashlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +31,20 @@ def file_lock(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(path, fallback_to_soft=False, poll_interval=POLL_SECONDS):
         yield
+
+
+def cache_home() -> Path:
+    """Where the machine-wide caches live (ONNX exports, converted models): `~/.cache/newsqa`, or
+    under `$XDG_CACHE_HOME`."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsqa"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @contextmanager

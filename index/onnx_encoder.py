@@ -36,7 +36,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from core.errors import ConfigError
-from index.locks import cache_lock
+from index.locks import cache_home, cache_lock, file_sha256
 
 EXPORT_VERSION = 1  # bump when the exported graph changes: old caches are then ignored
 OPSET = 17
@@ -47,8 +47,7 @@ LOCK_TIMEOUT_S = 900  # an export takes seconds; a lock held longer than this be
 
 def default_cache_dir() -> Path:
     """Setting-free: one export per machine and model, shared by every data directory."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "newsqa" / "onnx"
+    return cache_home() / "onnx"
 
 
 def check_installed() -> None:
@@ -105,14 +104,6 @@ def model_hash(model_dir: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class ModelCache:
     """One model's exports in one folder: `model.onnx` (float32) and `model-int8.onnx`, each valid
     only while its `<name>.json` manifest names its size and sha256."""
@@ -128,7 +119,7 @@ class ModelCache:
         path = self.path(int8)
         try:
             manifest = json.loads(path.with_suffix(".json").read_text())
-            return path.stat().st_size == manifest["bytes"] and _file_sha256(path) == manifest["sha256"]
+            return path.stat().st_size == manifest["bytes"] and file_sha256(path) == manifest["sha256"]
         except (OSError, ValueError, KeyError, TypeError):
             return False
 
@@ -163,7 +154,7 @@ class ModelCache:
             with open(temp, "rb") as f:
                 os.fsync(f.fileno())
             os.replace(temp, target)
-        manifest = {"bytes": target.stat().st_size, "sha256": _file_sha256(target), "model_dir": str(self.model_dir),
+        manifest = {"bytes": target.stat().st_size, "sha256": file_sha256(target), "model_dir": str(self.model_dir),
                     "export_version": EXPORT_VERSION}
         _write_atomic(target.with_suffix(".json"), json.dumps(manifest, indent=1))
 

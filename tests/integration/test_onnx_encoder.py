@@ -12,6 +12,7 @@ from core.errors import ConfigError
 from core.settings import Settings
 from index import onnx_encoder
 from index.embeddings import HashEmbeddings, SentenceTransformerEmbeddings, make_embeddings, resolve_model_path
+from index.locks import file_sha256
 from index.onnx_encoder import ModelCache, OnnxEmbeddings
 
 MODEL = Settings.model_fields["embedding_model"].default  # the default bundled model, as `minilm` loads it
@@ -115,7 +116,7 @@ def test_a_damaged_export_is_made_again(own_cache, monkeypatch, damage):
         (cache.folder / ".export-killed" / path.name).write_bytes(b"partial")
     else:
         path.write_bytes(b"not an onnx model")
-        path.with_suffix(".json").write_text(json.dumps({"bytes": path.stat().st_size, "sha256": onnx_encoder._file_sha256(path)}))
+        path.with_suffix(".json").write_text(json.dumps({"bytes": path.stat().st_size, "sha256": file_sha256(path)}))
     calls = count_quantise(monkeypatch)
     vectors = encoder(own_cache).encode(TEXTS[:2])
     assert len(calls) == 1 and cache.valid(int8=True)
