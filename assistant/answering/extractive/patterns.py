@@ -13,11 +13,12 @@ _DROP_FROM_NP = frozenset({"relcl", "acl", "appos", "advcl", "parataxis"})
 
 def np_span(tok) -> tuple[int, int]:
     """Token range [i, j] of a noun phrase: the subtree minus clauses and appositions."""
-    excluded: set[int] = set()
-    for t in tok.subtree:
-        if t is not tok and t.dep_ in _DROP_FROM_NP:
-            excluded.update(x.i for x in t.subtree)
-    members = {t.i for t in tok.subtree} - excluded
+    members: set[int] = set()
+    stack = [tok]
+    while stack:  # the subtree, not entering a dropped clause: one visit a token (the set difference
+        t = stack.pop()  # of subtrees took 33 ms on a long, deeply nested sentence)
+        members.add(t.i)
+        stack.extend(c for c in t.children if c.dep_ not in _DROP_FROM_NP)
     i = j = tok.i
     while i - 1 in members:
         i -= 1
