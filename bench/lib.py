@@ -66,12 +66,15 @@ def targets(result: dict, realtimeqa_eval: dict | None = None, out_dir: Path = O
     ing = result.get("ingest")
     if ing:
         ours, base = ing["ours"], ing["baseline"]
-        ok = ing["ratio_passages_per_s"] >= 2 and (ours["recall_at_4"] or 0) >= (base["recall_at_4"] or 0)
-        out.append({"target": "ingestion ≥ 2× baseline passages/s, with recall@4 ≥ baseline's",
-                    "measured": f"{ing['ratio_passages_per_s']:.2f}× passages/s ({ing['ratio_articles_per_s']:.2f}× articles/s; "
-                                f"per CPU-second {ing.get('ratio_passages_per_cpu_s', float('nan')):.2f}× passages, "
-                                f"{ing.get('ratio_articles_per_cpu_s', float('nan')):.2f}× articles); "
-                                f"recall@4 {ours['recall_at_4']:.3f} vs {base['recall_at_4']:.3f}",
+        # issue 14 judges ingest by articles/s: our passages are smaller than the baseline's chunks
+        ok = ing["ratio_articles_per_s"] >= 2 and (ours["recall_at_4"] or 0) >= (base["recall_at_4"] or 0)
+        undated = ours.get("recall_at_4_undated")
+        out.append({"target": "ingestion ≥ 2× baseline articles/s, with recall@4 ≥ baseline's",
+                    "measured": f"{ing['ratio_articles_per_s']:.2f}× articles/s ({ing['ratio_passages_per_s']:.2f}× passages/s; "
+                                f"per CPU-second {ing.get('ratio_articles_per_cpu_s', float('nan')):.2f}× articles, "
+                                f"{ing.get('ratio_passages_per_cpu_s', float('nan')):.2f}× passages); "
+                                f"recall@4 {ours['recall_at_4']:.3f} vs {base['recall_at_4']:.3f}"
+                                + (f" (ours asked as of today: {undated:.3f})" if undated is not None else ""),
                     "passed": ok})
     scale = result.get("scale") or []
     near20k = min(scale, key=lambda r: abs(r["passages"] - 20000), default=None)
