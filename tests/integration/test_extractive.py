@@ -228,6 +228,18 @@ def test_a_number_that_counts_something_else_is_not_an_answer(answerer):
     assert right.short_answer is not None and "40,000" in right.short_answer
 
 
+def test_a_count_the_articles_do_not_give_is_not_answered_with_words(answerer, passages):
+    """The sample article gives no population for Raqqa: its best sentence's phrase ("Tribal leaders")
+    is no count, so nothing is claimed (it was shown with confidence 0.34)."""
+    result, _ = ask(answerer, passages, "What is the population of Raqqa?")
+    assert result.short_answer is None and result.confidence < calibrated_threshold()
+
+
+def test_a_count_the_article_gives_is_still_answered(answerer):
+    result, _ = ask(answerer, passages_of(PORT), "What was the cost of the terminal?", PORT)
+    assert result.short_answer is not None and "84 million" in result.short_answer
+
+
 PORT = """# Port Elwyn opens its new ferry terminal
 PORT ELWYN — The new ferry terminal in Port Elwyn opened on Tuesday after three years of construction.
 The terminal cost 84 million dollars, paid for by the regional government and a port levy.

@@ -15,7 +15,7 @@ from assistant.answering.extractive.confidence import ConfidenceModel, confidenc
 from assistant.answering.extractive.quantity import counts_something_else
 from assistant.answering.extractive.question import ROLE_W, analyse_question, apply_parse
 from assistant.answering.extractive.scoring import collect_sentences, score_embedding, score_lexical
-from assistant.answering.extractive.spans import candidates
+from assistant.answering.extractive.spans import candidates, has_number, wants_number
 
 if TYPE_CHECKING:  # numpy and spaCy are only needed once the answerer runs
     import numpy as np
@@ -141,6 +141,8 @@ class Extractor:
         confidence = self.confidence.confidence(features)
         if short and counts_something_else(question, best.text, cand.start, cand.end):
             short, confidence = None, 0.0  # "40,000" homes for a population: the best sentence does not say
+        elif short and wants_number(q) and not has_number(short):
+            short, confidence = None, 0.0  # "Tribal leaders" for a population: no number, so no answer here
         features["parsed"] = float(len(top))  # diagnostics for the bench, not confidence inputs
         features["embedded"] = float(any(s.emb is not None for s in sents))
         result = ExtractiveResult(

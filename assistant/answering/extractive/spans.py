@@ -155,17 +155,34 @@ _NUMERIC_LABELS = frozenset({"DATE", "TIME", "CARDINAL", "ORDINAL", "PERCENT", "
 _NAME_Q = re.compile(r"\b(name|named|called|known as|titled|title)\b", re.I)
 
 
+_COUNTED = frozenset({"CARDINAL", "MONEY", "PERCENT", "QUANTITY"})
+
+
+def has_number(text: str) -> bool:
+    """Digits or a number word ("300,000", "three", "dozens")."""
+    low = text.lower()
+    return bool(re.search(r"\d", low)) or bool(set(re.findall(r"[a-z]+", low)) & _NUMBER_WORDS)
+
+
+def wants_number(q: Question) -> bool:
+    """The question asks for a count, amount or measure: "how many ...", "what is the population of ...",
+    "what was the cost ..." (its likeliest answer label counts something)."""
+    if q.kind in _NUMERIC_KINDS - {"duration", "age"}:
+        return True
+    return bool(q.labels) and max(q.labels, key=q.labels.get) in _COUNTED and q.labels.get("DATE", 0.0) < 0.5
+
+
 def _shape(q: Question, text: str) -> float:
     """Penalty for spans whose surface cannot be the asked-for thing (a year without 4 digits)."""
     low = text.lower()
     words = set(re.findall(r"[a-z]+", low))
-    has_number = bool(re.search(r"\d", low)) or bool(words & _NUMBER_WORDS)
+    numeric = has_number(low)
     if q.focus == "year":
         return 0.0 if re.search(r"\b\d{4}s?\b", low) else -2.0
     if q.focus == "month":
         return 0.0 if words & _MONTHS else -2.0
     if q.kind == "age":
-        return 0.0 if has_number and not words & _MONTHS else -1.0
+        return 0.0 if numeric and not words & _MONTHS else -1.0
     if q.kind in _NUMERIC_KINDS:
-        return 0.0 if has_number else -0.8
+        return 0.0 if numeric else -0.8
     return 0.0
