@@ -4,9 +4,11 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 
 from core.settings import Settings
 from index.store import ArticleIndex
@@ -22,6 +24,32 @@ def write_articles(folder, count):
         (folder / f"article_{i:04d}.txt").write_text(f"Story number {i}\n{body}\n")
 
 
+def kill_when(process, reached, timeout: float = 120) -> bool:
+    """SIGKILL `process` as soon as `reached()` is true (polled), as a machine failing would. Progress,
+    not a delay, decides when: a fixed delay let a fast machine finish first. False when the process
+    ended before."""
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and not reached() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if process.poll() is not None:
+        return False
+    process.send_signal(signal.SIGKILL)
+    return True
+
+
+def committed(data_dir) -> int:
+    """Documents in the SQLite catalog now, read beside the ingest that writes it (a reader does not
+    block SQLite's writer)."""
+    path = data_dir / "catalog.sqlite3"
+    if not path.exists():
+        return 0
+    try:
+        with closing(sqlite3.connect(path, timeout=5)) as db:
+            return db.execute("SELECT count(*) FROM documents").fetchone()[0]
+    except sqlite3.Error:  # not created yet
+        return 0
+
+
 def run_ingest(articles, data_dir, env):
     return subprocess.Popen([sys.executable, str(ROOT / "app.py"), "ingest", str(articles), "--data-dir", str(data_dir), "--quiet", "--json"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -32,12 +60,9 @@ def test_kill_9_during_ingest_then_rerun_is_consistent(tmp_path):
     write_articles(articles, 400)
     env = {**os.environ, "NEWSQA_EMBEDDING_MODEL": "hash", "NEWSQA_INGEST_BATCH_SIZE": "8"}
     kills = 0
-    for delay in (1.5, 2.5, 3.5):
+    for at_least in (40, 120, 200):  # three runs, each killed once the catalog holds this many of the 400
         process = run_ingest(articles, data_dir, env)
-        time.sleep(delay)
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-            kills += 1
+        kills += kill_when(process, lambda n=at_least: committed(data_dir) >= n)
         process.wait()
     assert kills >= 1, "ingest finished before it could be killed; give it more articles"
 

@@ -17,6 +17,7 @@ import threading
 import time
 
 import httpx
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -40,7 +41,7 @@ from tests.integration.test_api import (  # noqa: F401  (collected again here, a
     test_upload_with_nothing_usable_is_422_listing_each_problem,
     test_upload_without_files_is_422,
 )
-from tests.integration.test_crash import run_ingest, write_articles
+from tests.integration.test_crash import kill_when, run_ingest, write_articles
 from tests.support import QUESTION, ChromaServer, free_port, make_settings, start_serve
 
 
@@ -184,10 +185,16 @@ def test_a_replica_killed_mid_upload_and_command_line_ingests_at_once_lose_nothi
     env = {**env, "NEWSQA_INGEST_BATCH_SIZE": "4"}
     write_articles(tmp_path / "cli", 60)
     write_articles(tmp_path / "upload", 40)
-    files = [("files", (p.name, p.read_bytes(), "text/plain")) for p in sorted((tmp_path / "upload").iterdir())]
+    files = [("files", (f"upload_{p.name}", p.read_bytes(), "text/plain")) for p in sorted((tmp_path / "upload").iterdir())]
     # a command-line ingest on another "machine" (its own data dir) while replica a takes an upload
     cli = run_ingest(tmp_path / "cli", tmp_path / "cli-data", env)
-    killer = threading.Timer(2.0, servers[0].send_signal, args=(signal.SIGKILL,))  # as a machine failing would
+
+    def uploaded() -> int:
+        with psycopg.connect(env["NEWSQA_DATABASE_URL"]) as db:
+            return db.execute("SELECT count(*) FROM documents WHERE source LIKE 'upload_%'").fetchone()[0]
+
+    # replica a dies once the upload has committed its first batch, as a machine failing would
+    killer = threading.Thread(target=kill_when, args=(servers[0], lambda: uploaded() >= 1))
     killer.start()
     with pytest.raises(httpx.HTTPError):  # the upload is cut off: the replica died before it answered
         httpx.post(f"{a}/api/documents", files=files, timeout=300)
