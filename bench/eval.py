@@ -239,9 +239,16 @@ def baselines_for(name: str) -> dict:
 NO_SOURCE = "(no search results)"
 
 
-def question_filters(q: dict, date_filter: bool, own_articles: bool):
+def asked_then(q: dict):
     """A dated question (RealTime QA's `question_date`) is asked as of its date, so "this week" means
-    its week (the retriever's news-time preference), not the day the benchmark runs. Variants:
+    its week (the retriever's news-time preference), not the day the benchmark runs. None without a date."""
+    from index.store import Filters
+
+    return Filters(as_of=q["date"]) if q.get("date") else None
+
+
+def question_filters(q: dict, date_filter: bool, own_articles: bool):
+    """The question asked as of its date (`asked_then`), or one of two variants:
     `date_filter` keeps articles published up to the question's date; `own_articles` searches only
     the question's own search results (the paper's GCS setting: the published baselines were given
     exactly these). A question with no articles then retrieves nothing."""
@@ -252,7 +259,7 @@ def question_filters(q: dict, date_filter: bool, own_articles: bool):
         return Filters(sources=q.get("article_keys") or [NO_SOURCE], as_of=as_of)
     if date_filter and as_of:
         return Filters(published_to=as_of, as_of=as_of)
-    return Filters(as_of=as_of) if as_of else None
+    return asked_then(q)
 
 
 def run(name: str, limit: int | None = None, k: int = 5, small_corpus: bool = False, date_filter: bool = False,

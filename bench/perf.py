@@ -49,6 +49,7 @@ import numpy as np
 
 from bench import datasets as ds
 from bench import environment
+from bench.eval import asked_then  # each question as of its own date, as bench.eval asks it
 from bench.lib import OUT, ROOT, mean, percentile, stats, targets, write_json
 from bench.metrics import contains_any, em_f1, word_count
 from bench.report import render_perf
@@ -232,14 +233,6 @@ def pad_ours(index, articles, target: int, reuse: ReusedVectors, first_copy: int
         copy += 1
     flush()
     return index.catalog.count()[1], copy, time.perf_counter() - started
-
-
-def asked_then(q: dict):
-    """The question as a reader asked it the week it was set: its date as `as_of` (as bench/eval.py
-    asks), so "this week" means that week and not the day the bench runs. None without a date."""
-    from index.store import Filters
-
-    return Filters(as_of=q["date"]) if q.get("date") else None
 
 
 def ask_many(engine, questions: list[dict], k: int | None = None) -> tuple[dict, list[dict]]:
