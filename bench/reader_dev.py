@@ -104,11 +104,20 @@ def summary(run: Path) -> str:
     def share(items, test):
         return sum(map(test, items)) / len(items) if items else float("nan")
 
+    def by_rule(row) -> bool:  # a declined or unsupported reply: "not found" whatever the confidence
+        features = row.get("reader") or {}
+        return bool(features.get("declined") or features.get("unsupported"))
+
+    def causes(items) -> str:
+        rule = sum(r["abstained"] and by_rule(r) for r in items)
+        return f"{rule} by the decline/unsupported rule, {sum(r['abstained'] for r in items) - rule} by the threshold"
+
     return (f"{run.name}: {len(rows)} questions ({len(answerable)} answerable); answerable short-answer "
             f"EM {share(answerable, lambda r: r['em']):.3f} / F1 {share(answerable, lambda r: r['f1']):.3f}; abstention "
             f"recall {share(unanswerable, lambda r: r['abstained']):.3f}, wrong abstentions "
             f"{share(answerable, lambda r: r['abstained']):.3f}; p50 evidence {p50('evidence_ms'):.0f} ms, "
-            f"answer {p50('answer_ms'):.0f} ms, total {p50('total_ms'):.0f} ms")
+            f"answer {p50('answer_ms'):.0f} ms, total {p50('total_ms'):.0f} ms\n"
+            f"abstained on, answerable: {causes(answerable)}; unanswerable: {causes(unanswerable)}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -250,3 +250,19 @@ def test_quantity_bench_checks_each_place_a_gold_number_occurs():
     places = quantity.occurrences(text, "900")
     assert [sentence for sentence, _, _ in places] == ["About 900 homes were hit.", "The city has 900 people in it."]
     assert all(sentence[start:end] == "900" for sentence, start, end in places)
+
+
+def test_reader_dev_says_what_each_abstention_came_from(tmp_path):
+    from bench import reader_dev
+
+    def row(answerable, abstained, **reader):
+        return {"answerable": answerable, "abstained": abstained, "em": 0.0, "f1": 0.0, "timings": {},
+                "reader": {"declined": 0.0, "unsupported": 0.0, **reader}}
+
+    run = tmp_path / "eval_squad2.json"
+    run.write_text(json.dumps({"questions": [
+        row(True, True, unsupported=1.0), row(True, True), row(True, False),
+        row(False, True, declined=1.0), row(False, True, unsupported=1.0), row(False, False)]}))
+    text = reader_dev.summary(run)
+    assert ("answerable: 1 by the decline/unsupported rule, 1 by the threshold; "
+            "unanswerable: 2 by the decline/unsupported rule, 0 by the threshold") in text
