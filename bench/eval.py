@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bench import datasets as ds
 from bench import environment
-from bench.lib import OUT, mean, percentile, ratio, write_json
+from bench.lib import OUT, asked_then, mean, percentile, ratio, write_json
 from bench.metrics import (
     contains_any, em_f1, multihop_fact_in, multihop_hit, normalize_contained, rgb_correct, word_count,
 )
@@ -237,14 +237,6 @@ def baselines_for(name: str) -> dict:
 
 
 NO_SOURCE = "(no search results)"
-
-
-def asked_then(q: dict):
-    """A dated question (RealTime QA's `question_date`) is asked as of its date, so "this week" means
-    its week (the retriever's news-time preference), not the day the benchmark runs. None without a date."""
-    from index.store import Filters
-
-    return Filters(as_of=q["date"]) if q.get("date") else None
 
 
 def question_filters(q: dict, date_filter: bool, own_articles: bool):

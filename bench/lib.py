@@ -59,6 +59,14 @@ def read_json(path: Path) -> dict | None:
         return None
 
 
+def asked_then(q: dict):
+    """A dated question (RealTime QA's `question_date`) is asked as of its date, so "this week" means
+    its week (the retriever's news-time preference), not the day the benchmark runs. None without a date."""
+    from index.store import Filters
+
+    return Filters(as_of=q["date"]) if q.get("date") else None
+
+
 def targets(result: dict, realtimeqa_eval: dict | None = None, out_dir: Path = OUT) -> list[dict]:
     """The goals a perf result is judged against, each with what was measured and whether it passed
     (None: not measured). `realtimeqa_eval` defaults to out_dir/eval_realtimeqa.json."""

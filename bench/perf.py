@@ -49,8 +49,7 @@ import numpy as np
 
 from bench import datasets as ds
 from bench import environment
-from bench.eval import asked_then  # each question as of its own date, as bench.eval asks it
-from bench.lib import OUT, ROOT, mean, percentile, stats, targets, write_json
+from bench.lib import OUT, ROOT, asked_then, mean, percentile, stats, targets, write_json
 from bench.metrics import contains_any, em_f1, word_count
 from bench.report import render_perf
 
