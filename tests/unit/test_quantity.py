@@ -48,3 +48,22 @@ def test_questions_that_name_no_counted_thing_are_not_checked(question):
 
 def test_an_answer_without_a_number_is_not_checked():
     assert not counts_something_else("How many people lost power?", STORM, *span(STORM, "A winter storm"))
+
+
+PARIS = ("The coalition has said Raqqa was a hub for attacks abroad, and in November 2015, after militants killed "
+         "more than 130 people in Paris, France launched air strikes on Islamic State targets inside Raqqa.")
+
+
+@pytest.mark.parametrize("question", ["How many people live in Raqqa?", "What is the population of Raqqa?"])
+def test_people_counted_for_something_else_are_not_a_population(question):
+    assert counts_something_else(question, PARIS, *span(PARIS, "more than 130"))
+
+
+@pytest.mark.parametrize("sentence,number", [
+    ("Port Ellis, a town of 14,000 people, depends on fishing.", "14,000"),
+    ("In 1939, c. 1,300,000 people lived in Warsaw.", "1,300,000"),
+    ("About 2,500 residents remain in the valley.", "2,500"),
+])
+def test_a_sentence_about_where_people_live_answers_a_population(sentence, number):
+    assert not counts_something_else("How many people live there?", sentence, *span(sentence, number))
+    assert not counts_something_else("What is the population?", sentence, *span(sentence, number))

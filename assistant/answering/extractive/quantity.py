@@ -7,6 +7,10 @@ names what it counts ("how many homes", "the population of"): the words right af
 the sentence ("homes") must name the same thing, or, for people, any word for people. Where the
 sentence names nothing after the number ("a city of 300,000.", "killed 12 on Monday"), or a proper
 noun or nationality ("3,000 US troops", "12 Palestinians"), nothing is claimed either way.
+
+A population ("how many people live in Raqqa?", "the population of") is also something a sentence has
+to speak of: "more than 130 people" killed in Paris, in a sentence about Raqqa, counts people, but not
+those who live there. Such a sentence must speak of living, residents or "a city of".
 """
 
 from __future__ import annotations
@@ -28,6 +32,11 @@ _HOW_MANY = re.compile(r"\bhow many ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?", re.I)
 _PEOPLE_ASKED = re.compile(r"\b(population|inhabitants|residents|people)\b", re.I)
 _WORD = re.compile(r"[A-Za-z][A-Za-z-]*|\d[\d,.]*|\S")
 _NUMBER = re.compile(r"\d(?:[\d,.]*\d)?")
+_POPULATION_ASKED = re.compile(
+    r"\bpopulation\b|\bhow many (?:people|residents|inhabitants|persons)\b.*\b(?:live|lives|lived|living|reside|resides)\b", re.I)
+_POPULATION_SAID = re.compile(
+    r"\b(?:population|populous|inhabitants|inhabited|residents|live|lives|lived|living|reside|resides|resided|home to|"
+    r"(?:city|town|village|country|nation|state|island|district|municipality|region|community|metropolis) of)\b", re.I)
 LOOK_AHEAD = 3  # words after the number that may name what it counts ("2,000 new jobs")
 
 
@@ -56,6 +65,8 @@ def counts_something_else(question: str, sentence: str, start: int, end: int) ->
     numbers = list(_NUMBER.finditer(sentence, start, end))
     if unit is None or not numbers:
         return False
+    if _POPULATION_ASKED.search(question) and not _POPULATION_SAID.search(sentence):
+        return True  # "how many people live in Raqqa?" over "militants killed more than 130 people in Paris"
     named: list[str] = []
     for word in _WORD.findall(sentence[numbers[-1].end():])[: LOOK_AHEAD + 4]:
         low = word.lower()

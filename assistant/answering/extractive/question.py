@@ -254,6 +254,18 @@ def analyse_question(text: str, role_weight: float = ROLE_W) -> Question:
     return q
 
 
+_ROLE_ASKED = re.compile(r"^\s*who\s+(?:is|was|will\s+be|has\s+been)\s+the\s+(?:[\w-]+\s+){0,2}?([\w-]+)\s+(?:of|for|at|in)\b", re.I)
+
+
+def asked_role_said(q: Question, stems: list[str]) -> bool:
+    """False when the question asks who holds a role ("Who is the mayor of Port Ellis?") and the
+    sentence `stems` does not name that role: the person it names holds some other. True for other
+    questions ("Who was a man studying ...?", "Who was the first player in ... to ...?")."""
+    match = _ROLE_ASKED.match(q.text)
+    role = stem(match.group(1)) if match else None
+    return role not in _ROLES or role in stems
+
+
 def _set_focus(q: Question, focus: str | None) -> None:
     """The focus noun rarely appears next to the answer, so it weighs little; it may type the answer."""
     if q.focus == focus:

@@ -186,3 +186,54 @@ def _shape(q: Question, text: str) -> float:
     if q.kind in _NUMERIC_KINDS:
         return 0.0 if numeric else -0.8
     return 0.0
+
+
+_NOUNS = frozenset({"NOUN", "PROPN"})
+MAX_COORDINATED_WORDS = 10
+
+
+def coordinated(doc, start: int, end: int) -> tuple[int, int]:
+    """The answer `doc.text[start:end]` widened to the whole coordination it is part of: "Sunita Rao"
+    in "Alan Pike and Sunita Rao voted against", "the council" in "brokered by the council and tribal
+    elders". Half of "who did it" is a wrong answer shown as a right one. Offsets are unchanged where
+    the answer is no noun of a coordination of nouns, or the whole would be longer than
+    MAX_COORDINATED_WORDS."""
+    inside = [t for t in doc if t.idx >= start and t.idx + len(t.text) <= end and not t.is_punct]
+    heads = [t for t in inside if t.head not in inside or t.head is t]
+    if len(heads) != 1 or heads[0].pos_ not in _NOUNS:
+        return start, end
+    first = heads[0]
+    while first.dep_ == "conj" and first.head.pos_ in _NOUNS and first.head is not first:
+        first = first.head
+    members = [first]
+    for member in members:  # each conjunct's own conjuncts, in order
+        members.extend(c for c in member.children if c.dep_ == "conj")
+    if len(members) < 2 or any(m.pos_ not in _NOUNS for m in members):
+        return start, end
+    own = [np_span(m) for m in members]  # each conjunct's phrase, without clauses
+    i = min(min(span[0] for span in own), inside[0].i)
+    j = max(max(span[1] for span in own), inside[-1].i)
+    if j - i + 1 > MAX_COORDINATED_WORDS:
+        return start, end
+    return doc[i].idx, doc[j].idx + len(doc[j].text)
+
+
+_PLACES = frozenset({"GPE", "LOC", "FAC"})
+_NOT_PLACES = frozenset({"DATE", "TIME", "PERSON", "CARDINAL", "ORDINAL", "MONEY", "PERCENT", "QUANTITY"})
+_PLACE_PREPOSITIONS = frozenset("in at to from into onto near toward towards across outside inside within on through "
+                                "around along between beyond under over off via throughout".split())
+
+
+def names_a_place(doc, start: int, end: int) -> bool:
+    """Can `doc.text[start:end]` answer "where?": it holds a place name (GPE, LOC, FAC), or it is the
+    object of a preposition of place ("at the town hall") and not a date, time, person or number.
+    "Where did the fighters go?" was answered "Dillon", the subject of "Dillon said"."""
+    inside = [t for t in doc if t.idx >= start and t.idx + len(t.text) <= end]
+    if not inside:
+        return False
+    if any(t.ent_type_ in _PLACES for t in inside):
+        return True
+    root = next((t for t in inside if t.head not in inside or t.head is t), inside[0])
+    if root.ent_type_ in _NOT_PLACES:
+        return False
+    return root.dep_ == "pobj" and root.head.lower_ in _PLACE_PREPOSITIONS

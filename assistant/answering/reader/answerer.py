@@ -23,9 +23,12 @@ from typing import TYPE_CHECKING
 
 from assistant import prompts
 from assistant.answering.base import Draft, Evidence, RetrievedPassage
-from assistant.answering.extractive.answerer import MAX_ANSWER_WORDS, EvidenceSentence, ExtractiveAnswerer
+from assistant.answering.extractive.answerer import MAX_ANSWER_WORDS, EvidenceSentence, ExtractiveAnswerer, default_nlp
 from assistant.answering.extractive.confidence import calibrated_threshold
+from assistant.answering.extractive.names import missing_names
 from assistant.answering.extractive.quantity import counts_something_else
+from assistant.answering.extractive.question import analyse_question
+from assistant.answering.extractive.spans import coordinated
 from assistant.answering.reader import support as sup
 from assistant.answering.reader.calibration import ReaderCalibration, reader_features
 from assistant.answering.reader.runtime import Generation, ReaderBusy
@@ -117,6 +120,8 @@ class ReaderAnswerer:
         confidence = self.calibration.confidence(features)
         if found is not None and found.exact and counts_something_else(question, shown[found.sentence].text, found.start, found.end):
             found = None  # a number that counts something else ("40,000" homes for a population): not an answer
+        if found is not None and missing_names(question, passages, passages[shown[found.sentence].passage].doc_id):
+            found, echo = None, False  # "Storm Hollis" asked, answered from an article without it: not this article
         if found is None and not echo:
             # The model read the best sentences and found nothing there (it declined, or wrote what no
             # sentence says): the extractive guess is not shown instead. Measured on 200 SQuAD 2.0
@@ -137,6 +142,9 @@ class ReaderAnswerer:
             return Draft(extractive.answer, extractive.evidence, None, confidence)
         sentence = shown[found.sentence]
         short = sentence.text[found.start:found.end] if found.exact else answer
+        if found.exact and analyse_question(question).kind == "who":  # "the council" of "the council and tribal elders"
+            start, end = coordinated(self._nlp()(sentence.text), found.start, found.end)
+            short = sentence.text[start:end]
         evidence = [Evidence(sentence.passage, sentence.start, sentence.end, sentence.text)]
         for extra in extractive.evidence:  # the extractive best sentence, if another, while the answer stays brief
             words = sum(len(e.text.split()) for e in evidence) + len(extra.text.split())
@@ -144,6 +152,10 @@ class ReaderAnswerer:
                 evidence.append(extra)
         text = " ".join(f"{e.text} [{n}]" for n, e in enumerate(evidence, 1))
         return Draft(text, evidence, short, confidence)
+
+    def _nlp(self):
+        """spaCy: the extractive stage's, or this process's own where that stage runs in worker processes."""
+        return getattr(self.fallback.extractor, "nlp", None) or default_nlp()
 
     def _without_reader(self, extractive: Draft, mode: str) -> Draft:
         """The extractive draft, judged by the extractive threshold's scale (the reader never ran)."""

@@ -1,0 +1,51 @@
+"""The check that an answer's article names what the question names (assistant/answering/extractive/names.py)."""
+
+import pytest
+
+from assistant.answering.base import RetrievedPassage
+from assistant.answering.extractive.names import asked_names, missing_names
+
+
+@pytest.mark.parametrize("question,names", [
+    ("How many people died in Storm Hollis?", ["hollis"]),
+    ("What did President Joe Biden say in Ohio?", ["biden", "ohio"]),  # a run of capitals counts by its last word
+    ("Who won the vote in 2021?", ["2021"]),
+    ("Who was Genghis's 3rd son?", ["genghis"]),  # ordinals are left out: articles spell them ("third")
+    ("Which Republican lost the vote?", []),  # the kind of answer asked for is not a name to look for
+    ("Travelers from which country now need a test to enter the U.S.?", []),  # single letters are left out
+    ("Richard Belzer died this week. Which show did he star in?", []),  # only the question proper, not its lead-in
+])
+def test_the_names_a_question_asks_about(question, names):
+    assert asked_names(question) == names
+
+
+def passage(doc_id: str, text: str, title: str = "") -> RetrievedPassage:
+    return RetrievedPassage(passage_id=f"{doc_id}:{len(text)}", doc_id=doc_id, title=title, source="test",
+                            published=None, text=text, start=0, sentences=[(0, len(text))])
+
+
+PASSAGES = [
+    passage("war", "Thousands of people have fled and hundreds of civilians have died.", "Raqqa falls"),
+    passage("harbour", "The pier was wrecked by Storm Hollis in February.", "Port Ellis rebuilds its pier"),
+    passage("harbour", "Board chair Miriam Okafor said the vote was hard."),
+]
+
+
+def test_an_article_that_lacks_the_asked_name_is_the_wrong_article():
+    question = "How many people died in Storm Hollis?"
+    assert missing_names(question, PASSAGES, "war") == ["hollis"]
+    assert missing_names(question, PASSAGES, "harbour") == []
+
+
+def test_names_count_across_the_articles_retrieved_passages_and_its_title():
+    assert missing_names("What did Okafor say about Storm Hollis?", PASSAGES, "harbour") == []
+    assert missing_names("When did Port Ellis vote?", PASSAGES, "harbour") == []  # in the title only
+    assert missing_names("What did Okafor say?", PASSAGES, "war") == ["okafor"]
+
+
+def test_a_question_that_names_nothing_misses_nothing():
+    assert missing_names("How many people died?", PASSAGES, "war") == []
+
+
+def test_an_aside_between_commas_is_context_not_what_is_asked():
+    assert asked_names("The ferry, which the company said was built in 1998, sank off the coast of which country?") == []
