@@ -88,10 +88,11 @@ def support(answer: str, sentences: list[str], question: str = "") -> Support | 
     """The first sentence holding the answer as a span; else holding the answer's part that is new to
     the question as a span (`answer_parts`); else one holding all its words; else None."""
     for part in answer_parts(answer, question):
-        for n, sentence in enumerate(sentences):
-            span = find_span(part, sentence)
-            if span:
-                return Support(n, span[0], span[1], True)
+        for form in number_forms(part):
+            for n, sentence in enumerate(sentences):
+                span = find_span(form, sentence)
+                if span:
+                    return Support(n, span[0], span[1], True)
     words = set(content_tokens(answer))
     if not words:
         return None
@@ -99,6 +100,21 @@ def support(answer: str, sentences: list[str], question: str = "") -> Support | 
         if words <= set(content_tokens(sentence)):
             return Support(n, 0, len(sentence), False)
     return None
+
+
+_NUMBER_NAMES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+                 "sixteen seventeen eighteen nineteen twenty").split()
+_SPELLED = {**{str(n): word for n, word in enumerate(_NUMBER_NAMES)},
+            **{str(n * 10): word for n, word in zip(range(3, 10), "thirty forty fifty sixty seventy eighty ninety".split())}}
+_WRITTEN = {word: digits for digits, word in _SPELLED.items()}
+
+
+def number_forms(answer: str) -> list[str]:
+    """The answer, then with its small numbers written the other way: the model writes "5" where the
+    article says "five" ("chosen from five bidders"), and such a reply was a "not found"."""
+    spelled = re.sub(r"\b\d+\b", lambda m: _SPELLED.get(m.group(), m.group()), answer)
+    written = re.sub(r"\b[A-Za-z]+\b", lambda m: _WRITTEN.get(m.group().lower(), m.group()), answer)
+    return list(dict.fromkeys([answer, spelled, written]))
 
 
 def answer_parts(answer: str, question: str) -> list[str]:
