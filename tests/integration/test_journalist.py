@@ -81,6 +81,14 @@ def test_who_did_it_is_everyone_the_sentence_names_not_the_first(engine, questio
     assert not answer.abstained and all(name in (answer.short_answer or "") for name in names), answer.short_answer
 
 
+def test_who_said_it_is_the_speaker_named_before_he_said(engine):
+    """"This is the final battle, he said." follows the sentence naming Talal Selo. The extractive mode
+    answered "Syria s Raqqa", the reader "U.S.-backed militias" (a sentence where no one speaks). The
+    reader's reply here varies with what it read before; it may claim no one, never someone else."""
+    answer = engine.answer("Who said this is the final battle?")
+    assert answer.short_answer is None or "Selo" in answer.short_answer, answer.short_answer
+
+
 @pytest.mark.parametrize("question", [
     "How many people died in Storm Hollis?",  # the war story's "hundreds of civilians have died"
     "How many people live in Raqqa?",  # "more than 130 people" were killed in Paris

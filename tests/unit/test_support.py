@@ -25,3 +25,14 @@ def test_a_number_the_sentence_does_not_hold_either_way_is_not_supported():
 def test_other_words_and_large_numbers_stay_as_they_are():
     assert number_forms("Alan Pike") == ["Alan Pike"]
     assert number_forms("1998") == ["1998"]
+
+
+def test_who_said_asks_for_someone_speaking_in_the_sentence():
+    from assistant.answering.extractive.question import asks_speaker, speaks
+
+    assert asks_speaker("Who said this is the final battle?") and not asks_speaker("Who is Talal Selo?")
+    assert speaks("This is the final battle, he said.") and speaks("Talal Selo told Reuters that 200 remained.")
+    assert speaks("The board said in a statement.") and speaks("according to the contractor")
+    # no one speaks here, though "Islamic State" and "United States" hold "state"
+    assert not speaks("U.S.-backed militias launched their final assault after letting Islamic State fighters quit the city.")
+    assert not speaks("The United States sent troops.")

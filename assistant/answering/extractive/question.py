@@ -112,7 +112,7 @@ _WH_RE = re.compile(r"\b(who|whom|whose|when|where|why|how|which|what)\b", re.I)
 _AUX_START = re.compile(
     r"^(is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|may|might)\b", re.I
 )
-_SPEECH = frozenset("say tell announce claim state add warn argue insist explain write report".split())
+SPEECH = frozenset("say tell announce claim state add warn argue insist explain write report".split())
 
 
 @dataclass
@@ -257,6 +257,21 @@ def analyse_question(text: str, role_weight: float = ROLE_W) -> Question:
 _ROLE_ASKED = re.compile(r"^\s*who\s+(?:is|was|will\s+be|has\s+been)\s+the\s+(?:[\w-]+\s+){0,2}?([\w-]+)\s+(?:of|for|at|in)\b", re.I)
 
 
+_SPEAKING = re.compile(r"\b(?:say|says|said|saying|tell|tells|told|announc\w*|claim\w*|stated|statement|add|adds|added|"
+                       r"warn\w*|argu\w*|insist\w*|explain\w*|wr(?:ote|ites?|itten)|report\w*|quoted?|according to)\b", re.I)
+_ASKS_SPEAKER = re.compile(r"^\s*who\s+(?:said|says|told|tells|announced|claimed|stated|added|warned|argued|insisted|explained|wrote)\b", re.I)
+
+
+def asks_speaker(question: str) -> bool:
+    """"Who said ...?", "Who told ...?": the answer is someone speaking."""
+    return bool(_ASKS_SPEAKER.match(question))
+
+
+def speaks(sentence: str) -> bool:
+    """The sentence has someone speak or write ("said", "told", "according to")."""
+    return bool(_SPEAKING.search(sentence))
+
+
 def asked_role_said(q: Question, stems: list[str]) -> bool:
     """False when the question asks who holds a role ("Who is the mayor of Port Ellis?") and the
     sentence `stems` does not name that role: the person it names holds some other. True for other
@@ -327,8 +342,8 @@ def apply_parse(q: Question, doc) -> None:
                     q.focus = focus
         return
     subj = next((c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass") and c is not phrase), None)
-    if dep in ("dobj",) and wh.lower_ == "what" and phrase is wh and q.verb in _SPEECH | {"do"}:
-        q.role = "say" if q.verb in _SPEECH else "do"
+    if dep in ("dobj",) and wh.lower_ == "what" and phrase is wh and q.verb in SPEECH | {"do"}:
+        q.role = "say" if q.verb in SPEECH else "do"
         if subj is not None:
             q.target = content_stems(" ".join(t.text for t in subj.subtree))
         return

@@ -237,3 +237,36 @@ def names_a_place(doc, start: int, end: int) -> bool:
     if root.ent_type_ in _NOT_PLACES:
         return False
     return root.dep_ == "pobj" and root.head.lower_ in _PLACE_PREPOSITIONS
+
+
+def whole_name(doc, start: int, end: int) -> tuple[int, int]:
+    """The answer widened over the capitalised proper nouns right after it: "Islamic" of "between
+    Islamic State and tribal elders", where the parse cut the name, becomes "Islamic State". Not
+    leftwards: "Tomas Reid" would become "Mayor Tomas Reid"."""
+    inside = [t for t in doc if t.idx >= start and t.idx + len(t.text) <= end]
+    if not inside:
+        return start, end
+    i, j = inside[0].i, inside[-1].i
+
+    def name_word(t) -> bool:
+        return t.pos_ == "PROPN" and t.text[:1].isupper()
+
+    if doc[j].text[:1].isupper():
+        while j + 1 < len(doc) and name_word(doc[j + 1]):
+            j += 1
+    return doc[i].idx, doc[j].idx + len(doc[j].text)
+
+
+_SPEAKING_PRONOUNS = frozenset("he she".split())
+
+
+def pronoun_speaker(doc, verbs: frozenset[str]) -> bool:
+    """The sentence quotes someone only as "he" or "she" ("This is the final battle, he said."): the
+    speaker is named in an earlier sentence."""
+    return any(t.lower_ in _SPEAKING_PRONOUNS and t.dep_ == "nsubj" and t.head.lemma_.lower() in verbs for t in doc)
+
+
+def last_person(doc) -> tuple[int, int] | None:
+    """Offsets of the last person the sentence names, the one a following "he said" most likely means."""
+    people = [e for e in doc.ents if e.label_ == "PERSON"]
+    return (people[-1].start_char, people[-1].end_char) if people else None

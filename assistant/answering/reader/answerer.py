@@ -27,7 +27,7 @@ from assistant.answering.extractive.answerer import MAX_ANSWER_WORDS, EvidenceSe
 from assistant.answering.extractive.confidence import calibrated_threshold
 from assistant.answering.extractive.names import missing_names
 from assistant.answering.extractive.quantity import counts_something_else
-from assistant.answering.extractive.question import analyse_question
+from assistant.answering.extractive.question import analyse_question, asks_speaker, speaks
 from assistant.answering.extractive.spans import coordinated
 from assistant.answering.reader import support as sup
 from assistant.answering.reader.calibration import ReaderCalibration, reader_features
@@ -120,6 +120,12 @@ class ReaderAnswerer:
         confidence = self.calibration.confidence(features)
         if found is not None and found.exact and counts_something_else(question, shown[found.sentence].text, found.start, found.end):
             found = None  # a number that counts something else ("40,000" homes for a population): not an answer
+        if found is not None and asks_speaker(question) and not speaks(shown[found.sentence].text):
+            # "Who said this is the final battle?" -> "U.S.-backed militias", of a sentence where no one
+            # speaks: the extractive stage's speaker stands if its sentence has one speak, else not found
+            if extractive.short_answer and extractive.evidence and speaks(extractive.evidence[0].text):
+                return Draft(extractive.answer, extractive.evidence, extractive.short_answer, confidence)
+            found, echo = None, False
         if found is not None and missing_names(question, passages, passages[shown[found.sentence].passage].doc_id):
             found, echo = None, False  # "Storm Hollis" asked, answered from an article without it: not this article
         if found is None and not echo:
