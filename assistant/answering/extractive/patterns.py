@@ -197,17 +197,25 @@ def _copula_spans(q: Question, doc) -> list[tuple[int, int, float]]:
     return out
 
 
+_SCALES = frozenset("thousand million billion trillion".split())
+
+
 def entities(doc) -> list[tuple[int, int, str]]:
     """Entities as (first, last, label) token indices, cut where the NER ran past a preposition
-    that attaches outside the entity ("June 6 after a months-long" -> "June 6")."""
+    that attaches outside the entity ("June 6 after a months-long" -> "June 6"). A bare "12 million"
+    counts as money in a sentence that names a sum of money."""
     out = []
+    money = any(ent.label_ == "MONEY" for ent in doc.ents)
     for ent in doc.ents:
         i, j = ent.start, ent.end - 1
+        label = ent.label_
+        if label == "CARDINAL" and money and ent[-1].lower_ in _SCALES:
+            label = "MONEY"  # "cost 18.5 million dollars, of which the government will pay 12 million": both are money
         for t in ent[1:]:
             if t.dep_ == "prep" and not (ent.start <= t.head.i < ent.end):
                 j = t.i - 1
                 break
         while j > i and (doc[j].is_punct or doc[j].dep_ in ("cc", "case")):
             j -= 1
-        out.append((i, j, ent.label_))
+        out.append((i, j, label))
     return out
