@@ -49,3 +49,16 @@ def test_a_question_that_names_nothing_misses_nothing():
 
 def test_an_aside_between_commas_is_context_not_what_is_asked():
     assert asked_names("The ferry, which the company said was built in 1998, sank off the coast of which country?") == []
+
+
+@pytest.mark.parametrize("question,text", [
+    ("What did the UN say?", "The United Nations said it would send aid."),
+    ("Who was named the game's MVP?", "Mahomes was named the most valuable player."),
+    ("What is the name of the deal with the European Union?", "The deal with the EU was signed."),
+])
+def test_an_acronym_and_its_words_stand_for_each_other(question, text):
+    assert missing_names(question, [passage("a", text)], "a") == []
+
+
+def test_an_acronym_is_not_found_in_any_words_that_happen_to_share_its_initials():
+    assert missing_names("What did the UN say?", [passage("a", "The union now said nothing.")], "a") == ["un"]

@@ -33,33 +33,60 @@ def asked_names(question: str) -> list[str]:
       nor an aside between commas (", which the company said was built in 1998,").
     - Left out: the word the question asks for ("which Republican", "what TV show"), ordinals
       ("3rd", which articles may spell out), single letters ("U.S." splits into "U" and "S")."""
+    return [name for name, _, _ in _asked(question)]
+
+
+def _asked(question: str) -> list[tuple[str, str, bool]]:
+    """`asked_names`, each with its initials where another spelling may stand for it, and whether it
+    is an acronym: ("union", "eu", False) for "European Union", which an article may write "EU";
+    ("mvp", "mvp", True) for "MVP", which an article may write out ("most valuable player")."""
     asked = _ASIDE.sub(",", _LAST_SENTENCE.split(question.strip())[-1])
-    names: list[str] = []
-    run = False
+    names: list[tuple[str, str, bool]] = []
+    run: list[str] = []
     previous = ""
     for i, word in enumerate(tokens(asked)):
         capital = (i > 0 and word[0].isupper() and word.lower() not in STOP and previous not in _ASKING
                    and len(word) > 1)
         if word[0].isdigit() and not _ORDINAL.match(word):
-            names.append(stem(word))
+            names.append((stem(word), "", False))
         elif capital and run:
-            names[-1] = stem(word)
+            run.append(word)
+            names[-1] = (stem(word), "".join(w[0] for w in run).lower(), False)
         elif capital:
-            names.append(stem(word))
-        run = capital
+            run = [word]
+            names.append((stem(word), word.lower() if word.isupper() else "", word.isupper()))
+        if not capital:
+            run = []
         previous = word.lower()
     return names
 
 
+def _written_out(text: str, acronym: str) -> bool:
+    """The text writes the acronym out: words whose initials spell it, function words inside left
+    out ("Department of Justice" for "DOJ"). Two letters need capitalised words ("United Nations");
+    three or more may be lowercase ("most valuable player")."""
+    words = [w for w in tokens(text) if w.lower() not in STOP]
+    n = len(acronym)
+    for i in range(len(words) - n + 1):
+        run = words[i : i + n]
+        if "".join(w[0] for w in run).lower() == acronym and (n > 2 or all(w[0].isupper() for w in run)):
+            return True
+    return False
+
+
 def missing_names(question: str, passages: list[RetrievedPassage], doc_id: str) -> list[str]:
     """The question's names and numbers (`asked_names`) that article `doc_id` lacks, as far as the
-    retrieved passages of it and its title show."""
-    names = asked_names(question)
+    retrieved passages of it and its title show. A run of words also counts as there when the article
+    has its initials ("EU" for "European Union"), and an acronym when the article writes it out."""
+    names = _asked(question)
     if not names:
         return []
-    found: set[str] = set()
-    for p in passages:
-        if p.doc_id == doc_id:
-            found.update(content_stems(p.text))
-            found.update(content_stems(p.title or ""))
-    return [name for name in names if name not in found]
+    texts = [text for p in passages if p.doc_id == doc_id for text in (p.text, p.title or "")]
+    found = {word for text in texts for word in content_stems(text)}
+
+    def there(name: str, initials: str, acronym: bool) -> bool:
+        if name in found or (initials and not acronym and initials in found):
+            return True
+        return acronym and any(_written_out(text, initials) for text in texts)
+
+    return [name for name, initials, acronym in names if not there(name, initials, acronym)]
