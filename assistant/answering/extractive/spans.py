@@ -192,14 +192,24 @@ _NOUNS = frozenset({"NOUN", "PROPN"})
 MAX_COORDINATED_WORDS = 10
 
 
+def _within(doc, start: int, end: int) -> list:
+    """The tokens of `doc` that lie within the character offsets [start, end)."""
+    return [t for t in doc if t.idx >= start and t.idx + len(t.text) <= end]
+
+
+def _roots(tokens: list) -> list:
+    """Those of `tokens` whose head lies outside them (the phrase's root, if they form one phrase)."""
+    return [t for t in tokens if t.head not in tokens or t.head is t]
+
+
 def coordinated(doc, start: int, end: int) -> tuple[int, int]:
     """The answer `doc.text[start:end]` widened to the whole coordination it is part of: "Sunita Rao"
     in "Alan Pike and Sunita Rao voted against", "the council" in "brokered by the council and tribal
     elders". Half of "who did it" is a wrong answer shown as a right one. Offsets are unchanged where
     the answer is no noun of a coordination of nouns, or the whole would be longer than
     MAX_COORDINATED_WORDS."""
-    inside = [t for t in doc if t.idx >= start and t.idx + len(t.text) <= end and not t.is_punct]
-    heads = [t for t in inside if t.head not in inside or t.head is t]
+    inside = [t for t in _within(doc, start, end) if not t.is_punct]
+    heads = _roots(inside)
     if len(heads) != 1 or heads[0].pos_ not in _NOUNS:
         return start, end
     first = heads[0]
@@ -228,12 +238,12 @@ def names_a_place(doc, start: int, end: int) -> bool:
     """Can `doc.text[start:end]` answer "where?": it holds a place name (GPE, LOC, FAC), or it is the
     object of a preposition of place ("at the town hall") and not a date, time, person or number.
     "Where did the fighters go?" was answered "Dillon", the subject of "Dillon said"."""
-    inside = [t for t in doc if t.idx >= start and t.idx + len(t.text) <= end]
+    inside = _within(doc, start, end)
     if not inside:
         return False
     if any(t.ent_type_ in _PLACES for t in inside):
         return True
-    root = next((t for t in inside if t.head not in inside or t.head is t), inside[0])
+    root = next(iter(_roots(inside)), inside[0])
     if root.ent_type_ in _NOT_PLACES:
         return False
     return root.dep_ == "pobj" and root.head.lower_ in _PLACE_PREPOSITIONS
@@ -243,7 +253,7 @@ def whole_name(doc, start: int, end: int) -> tuple[int, int]:
     """The answer widened over the capitalised proper nouns right after it: "Islamic" of "between
     Islamic State and tribal elders", where the parse cut the name, becomes "Islamic State". Not
     leftwards: "Tomas Reid" would become "Mayor Tomas Reid"."""
-    inside = [t for t in doc if t.idx >= start and t.idx + len(t.text) <= end]
+    inside = _within(doc, start, end)
     if not inside:
         return start, end
     i, j = inside[0].i, inside[-1].i
