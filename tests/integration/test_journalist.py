@@ -29,6 +29,17 @@ Two board members, Alan Pike and Sunita Rao, voted against the plan, arguing tha
 Residents will be asked for their views at a public meeting on March 3 at the town hall.
 """
 
+COURT = """# Brewer fined for polluting the River Lenn
+A brewery that let waste water into the River Lenn for three years was fined 2.4 million pounds on Friday, the largest penalty of its kind in the county.
+Judge Helen Marsh told Carrick Crown Court that Halden Ales had "treated the river as a drain" between 2019 and 2022.
+The company pleaded guilty in June to six breaches of its environmental permit.
+Its chief executive, Owen Blake, apologised to anglers and residents and said the firm had spent 800,000 pounds on a new treatment plant.
+Sarah Quinn, who led the investigation, said the damage would take a decade to repair.
+Halden Ales, founded in 1871, employs 310 people at its site in Carrick.
+The Lenn Anglers Association, which brought the first complaint, said it was relieved but that no fine could bring the fish back.
+Its chairman, David Okoro, said the association would now ask the company to pay for restocking the river.
+"""
+
 MODES = ["extractive", pytest.param("reader", marks=pytest.mark.skipif(
     os.environ.get("NEWSQA_SKIP_READER") == "1", reason="NEWSQA_SKIP_READER=1"))]
 
@@ -38,6 +49,7 @@ def articles(tmp_path_factory):
     folder = tmp_path_factory.mktemp("journalist")
     (folder / "articles").mkdir()
     (folder / "articles" / "harbour.md").write_text(HARBOUR, encoding="utf-8")
+    (folder / "articles" / "court.md").write_text(COURT, encoding="utf-8")
     shutil.copy(SAMPLE, folder / "articles" / SAMPLE.name)
     return folder
 
@@ -66,6 +78,13 @@ def cited_text(answer) -> str:
     ("How many people live in Port Ellis?", "14,000"),
     ("When did Storm Hollis wreck the pier?", "February"),
     ("Who is Miriam Okafor?", "chair"),
+    ("How high were the waves?", "nine metres"),  # a measure with its unit: the reader said "nine"
+    ("How far away is Carrow?", "30 kilometres"),
+    ("How much was the brewery fined?", "2.4 million pounds"),
+    ("Who led the investigation?", "Sarah Quinn"),
+    ("When was Halden Ales founded?", "1871"),
+    ("Who is the chairman of the anglers association?", "David Okoro"),
+    ("Who is Owen Blake?", "chief executive"),
 ])
 def test_what_the_article_says_is_answered(engine, question, right):
     answer = engine.answer(question)
@@ -93,6 +112,7 @@ def test_who_said_it_is_the_speaker_named_before_he_said(engine):
 @pytest.mark.parametrize("question", [
     "How many people died in Storm Hollis?",  # the war story's "hundreds of civilians have died"
     "How many people live in Raqqa?",  # "more than 130 people" were killed in Paris
+    "How many fish died?",  # "hundreds of civilians have died", in the war story
 ])
 def test_an_answer_that_is_about_something_else_is_not_found(engine, question):
     answer = engine.answer(question)
@@ -102,8 +122,20 @@ def test_an_answer_that_is_about_something_else_is_not_found(engine, question):
 @pytest.mark.parametrize("question,wrong", [
     ("Where did the fighters go?", "Dillon"),  # the subject of "Dillon said" is no place
     ("Who is the mayor of Port Ellis?", "Coastal Ledger"),  # neither article names a mayor
+    ("How long will the town borrow for?", "June 6"),  # when the battle for Raqqa began is no span of time
 ])
 def test_no_short_answer_is_claimed_that_the_sentence_does_not_give(engine, question, wrong):
     answer = engine.answer(question)
     assert answer.short_answer is None or (wrong not in answer.short_answer and "Syria" in answer.short_answer), \
         (question, answer.short_answer)
+
+
+@pytest.mark.parametrize("question,right", [
+    ("When was the brewery fined?", "Friday"),  # not "three years", how long it polluted
+    ("Who is Helen Marsh?", "Judge"),  # not "Carrick Crown Court", which she spoke to
+    ("What did the judge say about the river?", "drain"),  # not "Helen Marsh": a what-question asks no one
+    ("What will the association ask the company to do?", "restocking"),  # not "David Okoro"
+])
+def test_the_right_kind_of_answer_or_none(engine, question, right):
+    answer = engine.answer(question)
+    assert answer.short_answer is None or right in answer.short_answer, (question, answer.short_answer)

@@ -3,7 +3,7 @@
 import pytest
 
 from assistant.answering.base import RetrievedPassage
-from assistant.answering.extractive.names import asked_names, missing_names
+from assistant.answering.extractive.names import asked_names, describes_name, identity_name, missing_names
 
 
 @pytest.mark.parametrize("question,names", [
@@ -62,3 +62,21 @@ def test_an_acronym_and_its_words_stand_for_each_other(question, text):
 
 def test_an_acronym_is_not_found_in_any_words_that_happen_to_share_its_initials():
     assert missing_names("What did the UN say?", [passage("a", "The union now said nothing.")], "a") == ["un"]
+
+
+@pytest.mark.parametrize("question,name", [
+    ("Who is Sarah Mbeki?", "Sarah Mbeki"), ("what was Clean Lune", "Clean Lune"),
+    ("Who is the Duke of York?", None), ("Who is the mayor?", None), ("Who won?", None),
+])
+def test_an_identity_question_names_whom_it_asks_about(question, name):
+    assert identity_name(question) == name
+
+
+@pytest.mark.parametrize("description,sentence,beside", [
+    ("The company's chief executive", "The company's chief executive, Sarah Mbeki, said so.", True),
+    ("Mayor", "Mayor Sarah Mbeki thanked them.", True),
+    ("a spokeswoman", "said Sarah Mbeki, a spokeswoman.", True),
+    ("Lancaster Crown Court", "Judge Sarah Mbeki approved it at Lancaster Crown Court.", False),
+])
+def test_a_description_counts_only_beside_the_name(description, sentence, beside):
+    assert describes_name(description, "Sarah Mbeki", sentence) is beside

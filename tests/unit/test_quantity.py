@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.answering.extractive.quantity import PEOPLE, asked_unit, counts_something_else
+from assistant.answering.extractive.quantity import PEOPLE, asked_unit, counts_something_else, wrong_kind_of_time
 
 STORM = "A winter storm knocked out power to about 40,000 homes in Lakeview on Sunday night."
 
@@ -67,3 +67,39 @@ def test_people_counted_for_something_else_are_not_a_population(question):
 def test_a_sentence_about_where_people_live_answers_a_population(sentence, number):
     assert not counts_something_else("How many people live there?", sentence, *span(sentence, number))
     assert not counts_something_else("What is the population?", sentence, *span(sentence, number))
+
+
+def test_a_count_of_people_is_no_measure():
+    town = "Port Ellis, a town of 14,000 people, depends on fishing."
+    assert counts_something_else("How far is Carrow from Port Ellis?", town, *span(town, "14,000"))
+    assert counts_something_else("How high were the waves?", town, *span(town, "14,000 people"))
+    boats = "About 40 fishing boats have since been moored at Carrow, 30 kilometres to the south."
+    assert not counts_something_else("How far away is Carrow?", boats, *span(boats, "30 kilometres"))
+    assert not counts_something_else("How old is she?", "She is 45 years old.", 7, 9)
+
+
+@pytest.mark.parametrize("answer,wrong", [
+    ("June 6", True), ("on Tuesday", True), ("2015", True),
+    ("20 years", False), ("since 2010", False), ("from May to June", False), ("1.2 km", False), ("three months", False),
+])
+def test_a_date_does_not_say_how_long(answer, wrong):
+    assert wrong_kind_of_time("How long will the town borrow for?", answer) is wrong
+
+
+@pytest.mark.parametrize("answer,wrong", [
+    ("three years", True), ("a decade", True),
+    ("Friday", False), ("three years ago", False), ("the next day", False), ("in June 2021", False),
+    ("two weeks later", False), ("the 1990s", False), ("at the age of 12", False),
+])
+def test_a_span_of_time_does_not_say_when(answer, wrong):
+    assert wrong_kind_of_time("When was the brewery fined?", answer) is wrong
+    assert wrong_kind_of_time("The river was polluted. When was the brewery fined?", answer) is wrong
+    assert not wrong_kind_of_time("What happened when the river flooded?", answer)
+
+
+def test_a_number_in_words_counts_what_follows_its_of():
+    war = "Hundreds of civilians have died in the battle for Raqqa."
+    assert counts_something_else("How many fish died?", war, *span(war, "Hundreds"))
+    assert not counts_something_else("How many civilians died?", war, *span(war, "Hundreds"))
+    bids = "Delmont Marine was chosen from five bidders."
+    assert counts_something_else("How many boats sank?", bids, *span(bids, "five"))

@@ -3,6 +3,7 @@ the model, the runtime's streaming and locking (with a fake llama.cpp server), a
 assembly of a bundled model (with fake chunk packages)."""
 
 import hashlib
+import math
 import sys
 import threading
 import time
@@ -14,7 +15,7 @@ from assistant.answering.base import Draft, RetrievedPassage
 from assistant.answering.extractive.answerer import EvidenceSentence, ExtractiveAnswerer, ExtractiveResult
 from assistant.answering.reader import models, support
 from assistant.answering.reader.answerer import ReaderAnswerer, messages, reading
-from assistant.answering.reader.calibration import FEATURES, ReaderCalibration
+from assistant.answering.reader.calibration import FEATURES, ReaderCalibration, decline_probability
 from assistant.answering.reader.runtime import Generation, LlamaReader, ReaderBusy
 from assistant.condense import keeps_content, rule_based, short_answer_of, with_llm, with_short_answer
 from core.errors import ConfigError
@@ -142,24 +143,6 @@ def test_asked_who_a_named_person_is_an_echoed_name_gives_way_to_the_description
     assert elsewhere.short_answer is None
 
 
-@pytest.mark.parametrize("question,name", [
-    ("Who is Sarah Mbeki?", "Sarah Mbeki"), ("what was Clean Lune", "Clean Lune"),
-    ("Who is the Duke of York?", None), ("Who is the mayor?", None), ("Who won?", None),
-])
-def test_an_identity_question_names_whom_it_asks_about(question, name):
-    assert support.identity_name(question) == name
-
-
-@pytest.mark.parametrize("description,sentence,beside", [
-    ("The company's chief executive", "The company's chief executive, Sarah Mbeki, said so.", True),
-    ("Mayor", "Mayor Sarah Mbeki thanked them.", True),
-    ("a spokeswoman", "said Sarah Mbeki, a spokeswoman.", True),
-    ("Lancaster Crown Court", "Judge Sarah Mbeki approved it at Lancaster Crown Court.", False),
-])
-def test_a_description_counts_only_beside_the_name(description, sentence, beside):
-    assert support.describes_name(description, "Sarah Mbeki", sentence) is beside
-
-
 def test_declining_is_not_found():
     declined = run(reader(FakeModel("unknown")))[1]
     assert declined.abstained and declined.short_answer is None  # the extractive guess is not shown instead
@@ -278,20 +261,25 @@ class ReaderOn(LlamaReader):
         return self.fake
 
 
-def token(text: str, logprob: float) -> dict:
-    return {"choices": [{"delta": {"content": text}, "logprobs": {"content": [{"token": text, "logprob": logprob}]}}]}
+def token(text: str, logprob: float, top: tuple = ()) -> dict:
+    alternatives = [{"token": t, "logprob": lp} for t, lp in top]
+    return {"choices": [{"delta": {"content": text},
+                         "logprobs": {"content": [{"token": text, "logprob": logprob, "top_logprobs": alternatives}]}}]}
 
 
 END = {"choices": [{"delta": {}, "finish_reason": "stop"}], "timings": {"prompt_n": 12, "predicted_n": 3}}
 
 
 def test_the_runtime_streams_pieces_and_records_each_token_log_probability():
-    model = ReaderOn(FakeServer(token("84", -0.1), token(" million", -0.5), END))
+    first = (("84", -0.1), ("unknown", -2.5), ("Unknown", -3.0))
+    model = ReaderOn(FakeServer(token("84", -0.1, first), token(" million", -0.5, ((" million", -0.5),)), END))
     into = Generation()
     assert list(model.generate([{"role": "user", "content": "How much?"}], into)) == ["84", " million"]
     assert into.text == "84 million" and into.logprobs == [-0.1, -0.5] and into.timings["prompt_n"] == 12
+    assert into.first_top == list(first)  # the first token's alternatives, for the decline probability
+    assert decline_probability(into.first_top) == pytest.approx(math.exp(-2.5) + math.exp(-3.0))
     request = model.fake.request
-    assert request["temperature"] == 0.0 and request["stream"] and request["logprobs"] and request["top_logprobs"] == 1
+    assert request["temperature"] == 0.0 and request["stream"] and request["logprobs"] and request["top_logprobs"] > 1
 
 
 def test_a_caller_that_stops_reading_stops_the_generation():

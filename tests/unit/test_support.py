@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.answering.reader.support import number_forms, support
+from assistant.answering.reader.support import number_forms, spellings, support
 
 BIDDERS = "Delmont Marine was chosen from five bidders after an open tender that closed in September."
 
@@ -36,3 +36,19 @@ def test_who_said_asks_for_someone_speaking_in_the_sentence():
     # no one speaks here, though "Islamic State" and "United States" hold "state"
     assert not speaks("U.S.-backed militias launched their final assault after letting Islamic State fighters quit the city.")
     assert not speaks("The United States sent troops.")
+
+
+@pytest.mark.parametrize("reply,sentence,span", [
+    ("30 kilometers", "About 40 boats are moored at Carrow, 30 kilometres to the south.", "30 kilometres"),
+    ("9 meters", "Waves of up to nine metres broke over the harbour wall.", "nine metres"),
+    ("the harbor wall", "Waves of up to nine metres broke over the harbour wall.", "the harbour wall"),
+    ("the city centre", "They met in the city center.", "the city center"),
+])
+def test_british_and_american_spellings_find_the_article_s_own(reply, sentence, span):
+    found = support(reply, [sentence])
+    assert found is not None and found.exact and sentence[found.start:found.end] == span
+
+
+def test_spellings_leave_other_words_alone():
+    assert spellings("Peter Carter") == ["Peter Carter"]
+    assert spellings("honest labourers") == ["honest labourers"]

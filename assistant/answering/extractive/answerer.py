@@ -12,16 +12,18 @@ from typing import TYPE_CHECKING, Protocol
 
 from assistant.answering.base import NOT_FOUND, Draft, Evidence, RetrievedPassage
 from assistant.answering.extractive.confidence import ConfidenceModel, confidence_features
-from assistant.answering.extractive.names import missing_names
-from assistant.answering.extractive.quantity import counts_something_else
-from assistant.answering.extractive.question import SPEECH, ROLE_W, analyse_question, apply_parse, asked_role_said
+from assistant.answering.extractive.names import describes_name, identity_name, missing_names
+from assistant.answering.extractive.quantity import counts_something_else, wrong_kind_of_time
+from assistant.answering.extractive.question import MEASURES, SPEECH, ROLE_W, analyse_question, apply_parse, asked_role_said
 from assistant.answering.extractive.scoring import collect_sentences, score_embedding, score_lexical
 from assistant.answering.extractive.spans import (
     candidates,
     coordinated,
     has_number,
     last_person,
+    measured,
     names_a_place,
+    only_a_person,
     pronoun_speaker,
     wants_number,
     whole_name,
@@ -161,6 +163,8 @@ class Extractor:
             short, confidence = None, 0.0  # "40,000" homes for a population: the best sentence does not say
         elif short and wants_number(q) and not has_number(short):
             short, confidence = None, 0.0  # "Tribal leaders" for a population: no number, so no answer here
+        elif short and wrong_kind_of_time(question, short):
+            short = None  # "three years" for "when?": the sentence may still say when, so it is shown
         if missing_names(question, passages, passages[best.passage].doc_id):
             short, confidence = None, 0.0  # "Storm Hollis" asked, an article without it answers: not this article
         features["parsed"] = float(len(top))  # diagnostics for the bench, not confidence inputs
@@ -206,8 +210,15 @@ class Extractor:
         start, end = cand.start, cand.end
         if q.kind == "who" and doc is not None:
             start, end = coordinated(doc, *whole_name(doc, start, end))  # "Islamic State", "the council and tribal elders"
+        if q.kind in MEASURES and doc is not None:
+            start, end = measured(doc, start, end)  # "nine metres", not "of up to nine" or "nine"
         if q.kind == "who" and not asked_role_said(q, best.stems):
             return None  # "Who is the mayor?" over a sentence naming no mayor: no one is claimed to be it
+        if q.kind == "what" and q.focus is None and q.role != "copula" and doc is not None and only_a_person(doc, start, end):
+            return None  # "Helen Marsh" for "What did the judge say about the river?": a what-question asks no one
+        name = identity_name(q.text)
+        if name and not describes_name(best.text[start:end], name, best.text):
+            return None  # "Carrick Crown Court" for "Who is Helen Marsh?" ("Judge Helen Marsh told Carrick Crown Court")
         if q.kind == "where" and doc is not None and not names_a_place(doc, start, end):
             # "Dillon" (of "Dillon said") for "where did the fighters go?": the sentence is shown, no place
             # claimed. Measured: taking the next candidate that names a place was as often wrong.

@@ -9,6 +9,8 @@ number the question asks about is a "not found".
 Measured with the extractive answerer (`python -m bench.eval squad2|realtimeqa --index-dir DIR`,
 BENCHMARKS.md): most questions it stops were answered wrongly before, and SQuAD 2.0's unanswerable
 questions, which often swap in a name the paragraph lacks, are stopped too.
+
+Also here: who "Who is X?" asks about, and whether a description stands right beside that name.
 """
 
 from __future__ import annotations
@@ -90,3 +92,37 @@ def missing_names(question: str, passages: list[RetrievedPassage], doc_id: str) 
         return acronym and any(_written_out(text, initials) for text in texts)
 
     return [name for name, initials, acronym in names if not there(name, initials, acronym)]
+
+
+_IDENTITY = re.compile(r"^\s*(?:who|what)\s+(?:is|was|are|were)\s+(.+?)[\s?.!]*$", re.I)
+_BESIDE = re.compile(r"^[\s,]*$")  # what may separate a name from its description: a comma, spaces
+
+
+def identity_name(question: str) -> str | None:
+    """X in "Who is X?" / "What was X?" when X is a name (each word capitalised): "Sarah Mbeki"."""
+    m = _IDENTITY.match(question)
+    if not m:
+        return None
+    name = m.group(1).strip()
+    words = name.split()
+    if not words or not all(w[0].isupper() or w.lower() in ("of", "for", "the", "and", "de", "von") for w in words):
+        return None
+    return name if words[0][0].isupper() else None
+
+
+def describes_name(description: str, name: str, sentence: str) -> bool:
+    """The description stands right beside the name in the sentence, as a title or an apposition
+    ("The company's chief executive, Sarah Mbeki", "Mayor Tomas Reid", "Ingrid Halvorsen, the
+    harbour master"), not elsewhere in it ("Judge Alan Cooke approved it at Lancaster Crown Court"
+    does not make Alan Cooke the court)."""
+    for m in re.finditer(re.escape(name), sentence):
+        for d in re.finditer(re.escape(description), sentence):
+            if d.end() <= m.start():
+                between = sentence[d.end():m.start()]
+            elif m.end() <= d.start():
+                between = sentence[m.end():d.start()]
+            else:
+                continue  # they overlap
+            if _BESIDE.match(between):
+                return True
+    return False

@@ -31,12 +31,14 @@ _ADJECTIVES = frozenset("new more other different separate additional total loca
 _HOW_MANY = re.compile(r"\bhow many ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?", re.I)
 _PEOPLE_ASKED = re.compile(r"\b(population|inhabitants|residents|people)\b", re.I)
 _WORD = re.compile(r"[A-Za-z][A-Za-z-]*|\d[\d,.]*|\S")
-_NUMBER = re.compile(r"\d(?:[\d,.]*\d)?")
+_NUMBER = re.compile(r"\d(?:[\d,.]*\d)?|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+                     r"forty|fifty|hundreds|thousands|millions|dozens|scores)\b", re.I)
 _POPULATION_ASKED = re.compile(
     r"\bpopulation\b|\bhow many (?:people|residents|inhabitants|persons)\b.*\b(?:live|lives|lived|living|reside|resides)\b", re.I)
 _POPULATION_SAID = re.compile(
     r"\b(?:population|populous|inhabitants|inhabited|residents|live|lives|lived|living|reside|resides|resided|home to|"
     r"(?:city|town|village|country|nation|state|island|district|municipality|region|community|metropolis) of)\b", re.I)
+_MEASURE_ASKED = re.compile(r"\bhow (?:far|high|tall|deep|wide|long|heavy|fast|old)\b", re.I)
 LOOK_AHEAD = 3  # words after the number that may name what it counts ("2,000 new jobs")
 
 
@@ -59,19 +61,20 @@ def asked_unit(question: str) -> frozenset[str] | None:
 
 def counts_something_else(question: str, sentence: str, start: int, end: int) -> bool:
     """True when the answer `sentence[start:end]` is, or ends in, a number followed by a word naming a
-    thing other than the question's ("40,000" or "40,000 homes" for a population). False when the
-    answer holds no number, or nothing can be told."""
+    thing other than the question's ("40,000" or "40,000 homes" for a population), or a count of people
+    for a measure ("how far", "how high"). False when the answer holds no number, or nothing can be told."""
     unit = asked_unit(question)
     numbers = list(_NUMBER.finditer(sentence, start, end))
-    if unit is None or not numbers:
+    measure = unit is None and bool(_MEASURE_ASKED.search(question))  # any unit but people
+    if not numbers or (unit is None and not measure):
         return False
     if _POPULATION_ASKED.search(question) and not _POPULATION_SAID.search(sentence):
         return True  # "how many people live in Raqqa?" over "militants killed more than 130 people in Paris"
     named: list[str] = []
     for word in _WORD.findall(sentence[numbers[-1].end():])[: LOOK_AHEAD + 4]:
         low = word.lower()
-        if not named and (low in _SKIP or word[0].isdigit() or word in "-–"):
-            continue  # "40,000 more homes", "31.5 million dollars"
+        if not named and (low in _SKIP or low == "of" or word[0].isdigit() or word in "-–"):
+            continue  # "40,000 more homes", "31.5 million dollars", "hundreds of civilians"
         if word[0].isupper():
             return False  # "3,000 US troops", "the 400 richest Americans": a name, which this cannot judge
         if not word[0].isalpha() or low in STOP:
@@ -79,4 +82,29 @@ def counts_something_else(question: str, sentence: str, start: int, end: int) ->
         named.append(stem(low))
         if len(named) == LOOK_AHEAD:
             break
+    if measure:  # "how far is Carrow?" is no count of people ("a town of 14,000 people")
+        return bool(PEOPLE & set(named))
     return bool(named) and not unit & set(named)
+
+
+_HOW_LONG = re.compile(r"\bhow long\b", re.I)
+_WHEN = re.compile(r"(?:^|[.!?:;]\s+)(?:(?:and|but|so)\s+)?when\b", re.I)  # a question that starts "when"
+_CALENDAR = re.compile(r"\b(?:jan(?:uary)?|feb(?:ruary)?|march|april|may|june|july|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|"
+                       r"nov(?:ember)?|dec(?:ember)?|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+                       r"yesterday|today|tomorrow|(?:1[5-9]|20)\d\d)\b", re.I)
+_UNITS_OF_TIME = re.compile(r"\b(?:seconds?|minutes?|hours?|days?|nights?|weeks?|fortnights?|months?|years?|decades?|"
+                            r"centur(?:y|ies))\b", re.I)
+_SPAN_WORDS = re.compile(r"\b(?:since|until|till|through|throughout|from|between|for)\b", re.I)
+_RELATIVE = re.compile(r"\b(?:ago|later|earlier|after|before|since|until|by|last|next|this|that|previous|following|"
+                       r"early|late|mid|end|start|beginning|every|each|age|aged)\b", re.I)
+
+
+def wrong_kind_of_time(question: str, answer: str) -> bool:
+    """A point in time for "how long", or a span of time for "when". "June 6" does not say how long
+    the town will borrow for, and "three years" (of "polluted the river for three years") does not say
+    when the brewery was fined. "20 years", "since 2010", "three years ago" and "the next day" pass."""
+    if _HOW_LONG.search(question):
+        return bool(_CALENDAR.search(answer) and not _UNITS_OF_TIME.search(answer) and not _SPAN_WORDS.search(answer))
+    if _WHEN.search(question):
+        return bool(_UNITS_OF_TIME.search(answer) and not _CALENDAR.search(answer) and not _RELATIVE.search(answer))
+    return False

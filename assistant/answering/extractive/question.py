@@ -112,6 +112,7 @@ _WH_RE = re.compile(r"\b(who|whom|whose|when|where|why|how|which|what)\b", re.I)
 _AUX_START = re.compile(
     r"^(is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|may|might)\b", re.I
 )
+MEASURES = frozenset({"measure", "duration", "age"})  # kinds whose answer is a number with its unit
 SPEECH = frozenset("say tell announce claim state add warn argue insist explain write report".split())
 
 

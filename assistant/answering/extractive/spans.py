@@ -267,6 +267,13 @@ def whole_name(doc, start: int, end: int) -> tuple[int, int]:
     return doc[i].idx, doc[j].idx + len(doc[j].text)
 
 
+def only_a_person(doc, start: int, end: int) -> bool:
+    """`doc.text[start:end]` is a person's name and nothing else: no answer to "What did the judge say
+    about the river?" ("Helen Marsh") or "What will the association ask the company to do?"."""
+    inside = [t for t in _within(doc, start, end) if not t.is_punct]
+    return bool(inside) and all(t.ent_type_ == "PERSON" for t in inside)
+
+
 _SPEAKING_PRONOUNS = frozenset("he she".split())
 
 
@@ -280,3 +287,26 @@ def last_person(doc) -> tuple[int, int] | None:
     """Offsets of the last person the sentence names, the one a following "he said" most likely means."""
     people = [e for e in doc.ents if e.label_ == "PERSON"]
     return (people[-1].start_char, people[-1].end_char) if people else None
+
+
+_LEADING = frozenset("of at in by from for with on".split())  # not "up (to)", "over", "about": they say how much
+
+
+def measured(doc, start: int, end: int) -> tuple[int, int]:
+    """The answer to a how high/far/long/old question: without a leading preposition ("of up to nine
+    metres" becomes "up to nine metres"), and a bare number widened over its unit ("nine" becomes
+    "nine metres", "45" of "45 years old" "45 years"). A measure without its unit says nothing.
+    Unchanged where the answer holds more than a number, or no noun it counts follows it."""
+    inside = [t for t in _within(doc, start, end) if not t.is_punct]
+    while len(inside) > 1 and inside[0].lower_ in _LEADING:
+        inside = inside[1:]
+    if not inside:
+        return start, end
+    start = max(start, inside[0].idx)
+    if not all(t.like_num or t.pos_ == "NUM" or t.dep_ == "quantmod" for t in inside):
+        return start, end
+    last = inside[-1]
+    unit = last.head if last.dep_ == "nummod" else None
+    if unit is None or unit.i != last.i + 1 or unit.pos_ != "NOUN":
+        return start, end
+    return start, unit.idx + len(unit.text)

@@ -25,10 +25,10 @@ from assistant import prompts
 from assistant.answering.base import Draft, Evidence, RetrievedPassage
 from assistant.answering.extractive.answerer import MAX_ANSWER_WORDS, EvidenceSentence, ExtractiveAnswerer, default_nlp
 from assistant.answering.extractive.confidence import calibrated_threshold
-from assistant.answering.extractive.names import missing_names
-from assistant.answering.extractive.quantity import counts_something_else
-from assistant.answering.extractive.question import analyse_question, asks_speaker, speaks
-from assistant.answering.extractive.spans import coordinated
+from assistant.answering.extractive.names import describes_name, identity_name, missing_names
+from assistant.answering.extractive.quantity import counts_something_else, wrong_kind_of_time
+from assistant.answering.extractive.question import MEASURES, analyse_question, asks_speaker, speaks
+from assistant.answering.extractive.spans import coordinated, measured
 from assistant.answering.reader import support as sup
 from assistant.answering.reader.calibration import ReaderCalibration, reader_features
 from assistant.answering.reader.runtime import Generation, ReaderBusy
@@ -112,7 +112,8 @@ class ReaderAnswerer:
         found = sup.support(answer, [s.text for s in shown], "" if cut_off else question) if answer else None
         said = shown[found.sentence].text[found.start:found.end] if found and found.exact else answer
         echo = bool(answer) and sup.echoes_question(said, question)
-        features = reader_features(extractive_confidence, generation.logprobs, answer is None, found, echo, passages)
+        features = reader_features(extractive_confidence, generation.logprobs, answer is None, found, echo, passages,
+                                   generation.first_top)
         self.last_features = features
         self.last_reply = generation.text
         self.last_timings = {key: generation.timings[key] for key in
@@ -120,6 +121,8 @@ class ReaderAnswerer:
         confidence = self.calibration.confidence(features)
         if found is not None and found.exact and counts_something_else(question, shown[found.sentence].text, found.start, found.end):
             found = None  # a number that counts something else ("40,000" homes for a population): not an answer
+        elif found is not None and wrong_kind_of_time(question, answer):
+            found = None  # "June 6" for "how long?": when, not how long
         if found is not None and asks_speaker(question) and not speaks(shown[found.sentence].text):
             # "Who said this is the final battle?" -> "U.S.-backed militias", of a sentence where no one
             # speaks: the extractive stage's speaker stands if its sentence has one speak, else not found
@@ -141,15 +144,19 @@ class ReaderAnswerer:
             # did the council agree to?".) One exception: asked who a named person is, the model tends
             # to give the name, and the extractive description stands when the sentence puts it right
             # beside the name ("The company's chief executive, Sarah Mbeki").
-            name = sup.identity_name(question)
+            name = identity_name(question)
             if (name and extractive.short_answer and extractive.evidence
-                    and sup.describes_name(extractive.short_answer, name, extractive.evidence[0].text)):
+                    and describes_name(extractive.short_answer, name, extractive.evidence[0].text)):
                 return Draft(extractive.answer, extractive.evidence, extractive.short_answer, confidence)
             return Draft(extractive.answer, extractive.evidence, None, confidence)
         sentence = shown[found.sentence]
         short = sentence.text[found.start:found.end] if found.exact else answer
-        if found.exact and analyse_question(question).kind == "who":  # "the council" of "the council and tribal elders"
+        kind = analyse_question(question).kind if found.exact else None
+        if kind == "who":  # "the council" of "the council and tribal elders"
             start, end = coordinated(self._nlp()(sentence.text), found.start, found.end)
+            short = sentence.text[start:end]
+        elif kind in MEASURES:  # "nine" of "waves of up to nine metres"
+            start, end = measured(self._nlp()(sentence.text), found.start, found.end)
             short = sentence.text[start:end]
         evidence = [Evidence(sentence.passage, sentence.start, sentence.end, sentence.text)]
         for extra in extractive.evidence:  # the extractive best sentence, if another, while the answer stays brief

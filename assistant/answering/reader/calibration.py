@@ -32,12 +32,26 @@ FEATURES = {
     "echo": "the answer only repeats words of the question",
     "retrieval": "fused retrieval score of the best passage",
 }
+DIAGNOSTICS = {  # recorded with the features for the bench to try; weighted only once a fit keeps them
+    "p_decline": "probability of a decline (\"unknown\") at the reply's first token",
+}
+
+
+def decline_probability(first_top: list[tuple[str, float]]) -> float:
+    """How likely the model was to start a decline ("unknown", "none") at its first token, of the
+    alternatives it reported there: its doubt, even where it answered."""
+    return min(1.0, sum(math.exp(logprob) for token, logprob in first_top
+                        if token.strip().lower().startswith(_DECLINE_STARTS)))
+
+
+_DECLINE_STARTS = ("unk", "none")
 
 
 def reader_features(extractive: float, logprobs: list[float], declined: bool, found: Support | None, echo: bool,
-                    passages: list[RetrievedPassage]) -> dict[str, float]:
+                    passages: list[RetrievedPassage], first_top: list[tuple[str, float]] = ()) -> dict[str, float]:
     answered = not declined
     return {
+        "p_decline": decline_probability(list(first_top)),
         "extractive": float(extractive),
         "lp_mean": sum(logprobs) / len(logprobs) if logprobs else 0.0,
         "lp_min": min(logprobs) if logprobs else 0.0,

@@ -35,6 +35,7 @@ from core.errors import ConfigError
 
 PACKAGE = "xllamacpp"  # what factory.reader_missing looks for, without importing it
 INSTALL = "pip install --require-hashes -r requirements-llamacpp.txt"
+TOP_ALTERNATIVES = 8  # the first token's alternatives kept: how likely a decline was (calibration.py)
 
 
 @dataclass
@@ -42,6 +43,7 @@ class Generation:
     text: str = ""
     logprobs: list[float] = field(default_factory=list)  # one per generated token, natural log
     timings: dict = field(default_factory=dict)  # llama.cpp's prompt_n/prompt_ms/predicted_n/predicted_ms
+    first_top: list[tuple[str, float]] = field(default_factory=list)  # the first token's likeliest alternatives
 
 
 class ReaderBusy(Exception):
@@ -110,13 +112,16 @@ class LlamaReader:
         if not self._lock.acquire(timeout=-1 if busy_wait_s is None else busy_wait_s):
             raise ReaderBusy()
         request = {"messages": messages, "max_tokens": max_tokens, "temperature": temperature, "stream": True,
-                   "logprobs": True, "top_logprobs": 1}  # top_logprobs=1: llama.cpp sends none at 0
+                   "logprobs": True, "top_logprobs": TOP_ALTERNATIVES}
         try:
             for chunk in _stream(server, request):
                 if "timings" in chunk:
                     into.timings = chunk["timings"]
                 for choice in chunk.get("choices", []):
-                    into.logprobs.extend(t["logprob"] for t in (choice.get("logprobs") or {}).get("content") or [])
+                    for token in (choice.get("logprobs") or {}).get("content") or []:
+                        if not into.logprobs:
+                            into.first_top = [(t["token"], t["logprob"]) for t in token.get("top_logprobs") or []]
+                        into.logprobs.append(token["logprob"])
                     piece = (choice.get("delta") or {}).get("content")
                     if piece:
                         into.text += piece

@@ -88,7 +88,7 @@ def support(answer: str, sentences: list[str], question: str = "") -> Support | 
     """The first sentence holding the answer as a span; else holding the answer's part that is new to
     the question as a span (`answer_parts`); else one holding all its words; else None."""
     for part in answer_parts(answer, question):
-        for form in number_forms(part):
+        for form in (f for number in number_forms(part) for f in spellings(number)):
             for n, sentence in enumerate(sentences):
                 span = find_span(form, sentence)
                 if span:
@@ -115,6 +115,25 @@ def number_forms(answer: str) -> list[str]:
     spelled = re.sub(r"\b\d+\b", lambda m: _SPELLED.get(m.group(), m.group()), answer)
     written = re.sub(r"\b[A-Za-z]+\b", lambda m: _WRITTEN.get(m.group().lower(), m.group()), answer)
     return list(dict.fromkeys([answer, spelled, written]))
+
+
+_RE_ER = re.compile(r"\b((?:kilo|centi|milli)?met|lit|cent|theat|fib)(er|re)(s?)\b", re.I)
+_OR_OUR = re.compile(r"\b(col|hon|lab|neighb|fav|harb|behavi|rum|vap|arm|flav)(o|ou)r(s?)\b", re.I)
+
+
+def spellings(answer: str) -> list[str]:
+    """The answer, then in British and in American spelling: the model writes "30 kilometers" where the
+    article says "30 kilometres", and "harbor" for "harbour". Only word families where the two differ
+    in a fixed way (-er/-re, -or/-our)."""
+    def british(text: str) -> str:
+        text = _RE_ER.sub(lambda m: f"{m.group(1)}re{m.group(3)}", text)
+        return _OR_OUR.sub(lambda m: f"{m.group(1)}our{m.group(3)}", text)
+
+    def american(text: str) -> str:
+        text = _RE_ER.sub(lambda m: f"{m.group(1)}er{m.group(3)}", text)
+        return _OR_OUR.sub(lambda m: f"{m.group(1)}or{m.group(3)}", text)
+
+    return list(dict.fromkeys([answer, british(answer), american(answer)]))
 
 
 def answer_parts(answer: str, question: str) -> list[str]:
@@ -158,37 +177,3 @@ def echoes_question(answer: str, question: str) -> bool:
     words = content_tokens(answer)
     asked = set(content_tokens(question))
     return bool(words) and sum(word in asked for word in words) / len(words) > ECHO_SHARE
-
-
-_IDENTITY = re.compile(r"^\s*(?:who|what)\s+(?:is|was|are|were)\s+(.+?)[\s?.!]*$", re.I)
-_BESIDE = re.compile(r"^[\s,]*$")  # what may separate a name from its description: a comma, spaces
-
-
-def identity_name(question: str) -> str | None:
-    """X in "Who is X?" / "What was X?" when X is a name (each word capitalised): "Sarah Mbeki"."""
-    m = _IDENTITY.match(question)
-    if not m:
-        return None
-    name = m.group(1).strip()
-    words = name.split()
-    if not words or not all(w[0].isupper() or w.lower() in ("of", "for", "the", "and", "de", "von") for w in words):
-        return None
-    return name if words[0][0].isupper() else None
-
-
-def describes_name(description: str, name: str, sentence: str) -> bool:
-    """The description stands right beside the name in the sentence, as a title or an apposition
-    ("The company's chief executive, Sarah Mbeki", "Mayor Tomas Reid", "Ingrid Halvorsen, the
-    harbour master"), not elsewhere in it ("Judge Alan Cooke approved it at Lancaster Crown Court"
-    does not make Alan Cooke the court)."""
-    for m in re.finditer(re.escape(name), sentence):
-        for d in re.finditer(re.escape(description), sentence):
-            if d.end() <= m.start():
-                between = sentence[d.end():m.start()]
-            elif m.end() <= d.start():
-                between = sentence[m.end():d.start()]
-            else:
-                continue  # they overlap
-            if _BESIDE.match(between):
-                return True
-    return False
