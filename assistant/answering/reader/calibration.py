@@ -31,9 +31,7 @@ FEATURES = {
     "unsupported": "the answer is found in no shown sentence",
     "echo": "the answer only repeats words of the question",
     "retrieval": "fused retrieval score of the best passage",
-}
-DIAGNOSTICS = {  # recorded with the features for the bench to try; weighted only once a fit keeps them
-    "p_decline": "probability of a decline (\"unknown\") at the reply's first token",
+    "p_decline": "probability of a decline (\"unknown\") among the first token's likeliest alternatives",
 }
 
 
