@@ -1,6 +1,7 @@
-"""A journalist's questions over two articles in one real index (the bundled MiniLM, embedded Chroma):
-the bundled Raqqa sample and a made-up harbour story. Asked in the extractive mode and in the reader
-mode (the real bundled 1.5B model); each question must be answered right or plainly not found.
+"""A journalist's questions over four articles in one real index (the bundled MiniLM, embedded Chroma):
+the bundled Raqqa sample and made-up stories of a harbour, a court case and a takeover. Asked in the
+extractive mode and in the reader mode (the real bundled 1.5B model); each question must be answered
+right or plainly not found.
 
 These were answered wrongly, with confidence, before: a sentence of the wrong article for a name only
 the other one holds, people killed counted as a population, a speaker as a place, half of "who".
@@ -40,6 +41,15 @@ The Lenn Anglers Association, which brought the first complaint, said it was rel
 Its chairman, David Okoro, said the association would now ask the company to pay for restocking the river.
 """
 
+DEAL = """# Northvale Energy to buy SolarCrest for 2.1 billion euros
+Northvale Energy has agreed to buy the Spanish solar panel maker SolarCrest for 2.1 billion euros, the two companies said on Friday.
+"This deal gives us the factories we need to double our solar output by 2030," said Lena Fischer, Northvale's chief executive.
+SolarCrest, founded in 2009 by the engineer Pablo Ruiz, employs about 3,800 people at four plants in Spain and Portugal.
+Ruiz, who owns 18 percent of the company, has agreed to sell his stake.
+Northvale will pay for it with cash and new borrowing of 900 million euros.
+Goldman Sachs advised Northvale, and Santander advised SolarCrest.
+"""
+
 MODES = ["extractive", pytest.param("reader", marks=pytest.mark.skipif(
     os.environ.get("NEWSQA_SKIP_READER") == "1", reason="NEWSQA_SKIP_READER=1"))]
 
@@ -50,6 +60,7 @@ def articles(tmp_path_factory):
     (folder / "articles").mkdir()
     (folder / "articles" / "harbour.md").write_text(HARBOUR, encoding="utf-8")
     (folder / "articles" / "court.md").write_text(COURT, encoding="utf-8")
+    (folder / "articles" / "deal.md").write_text(DEAL, encoding="utf-8")
     shutil.copy(SAMPLE, folder / "articles" / SAMPLE.name)
     return folder
 
@@ -85,6 +96,8 @@ def cited_text(answer) -> str:
     ("When was Halden Ales founded?", "1871"),
     ("Who is the chairman of the anglers association?", "David Okoro"),
     ("Who is Owen Blake?", "chief executive"),
+    ("Who bought SolarCrest?", "Northvale"),  # "agreed to buy": was "Seville", without bought = buy
+    ("Who advised SolarCrest?", "Santander"),  # the reader said "Goldman Sachs", who advised Northvale
 ])
 def test_what_the_article_says_is_answered(engine, question, right):
     answer = engine.answer(question)
@@ -113,6 +126,7 @@ def test_who_said_it_is_the_speaker_named_before_he_said(engine):
     "How many people died in Storm Hollis?",  # the war story's "hundreds of civilians have died"
     "How many people live in Raqqa?",  # "more than 130 people" were killed in Paris
     "How many fish died?",  # "hundreds of civilians have died", in the war story
+    "How much did the campaign cost?",  # "Two board members" counts people, not money
 ])
 def test_an_answer_that_is_about_something_else_is_not_found(engine, question):
     answer = engine.answer(question)
@@ -135,6 +149,7 @@ def test_no_short_answer_is_claimed_that_the_sentence_does_not_give(engine, ques
     ("Who is Helen Marsh?", "Judge"),  # not "Carrick Crown Court", which she spoke to
     ("What did the judge say about the river?", "drain"),  # not "Helen Marsh": a what-question asks no one
     ("What will the association ask the company to do?", "restocking"),  # not "David Okoro"
+    ("What did Lena Fischer say about the deal?", "factories"),  # the reader replied "said"
 ])
 def test_the_right_kind_of_answer_or_none(engine, question, right):
     answer = engine.answer(question)

@@ -1,8 +1,11 @@
-"""How an answer span is widened or narrowed on the real spaCy parse: a measure keeps its unit."""
+"""How an answer span is widened, narrowed or moved on the real spaCy parse: a measure keeps its unit,
+and "who did it to X" is the subject of the clause that names X."""
 
 import pytest
 
 from assistant.answering.extractive.answerer import default_nlp
+from assistant.answering.extractive.patterns import agent_of_another_clause
+from assistant.answering.extractive.question import analyse_question, apply_parse
 from assistant.answering.extractive.spans import measured
 
 
@@ -31,3 +34,18 @@ def test_the_preposition_goes_where_the_parse_calls_it_a_quantity_modifier(nlp):
     start = sentence.index("of up to")
     first, last = measured(nlp(sentence), start, start + len("of up to nine metres"))
     assert sentence[first:last] == "up to nine metres"
+
+
+@pytest.mark.parametrize("question,reply,agent", [
+    ("Who advised SolarCrest?", "Goldman Sachs", "Santander"),  # the subject of the other clause
+    ("Who advised Northvale?", "Goldman Sachs", None),  # already the clause the question names
+    ("Who advised SolarCrest?", "Santander", None),
+    ("Who advised the companies?", "Goldman Sachs", None),  # no clause's object is named: nothing told
+])
+def test_who_did_it_to_x_is_the_subject_of_the_clause_naming_x(nlp, question, reply, agent):
+    sentence = "Goldman Sachs advised Northvale, and Santander advised SolarCrest."
+    q = analyse_question(question)
+    apply_parse(q, nlp(question))
+    start = sentence.index(reply)
+    found = agent_of_another_clause(q, nlp(sentence), start, start + len(reply))
+    assert (sentence[found[0]:found[1]] if found else None) == agent

@@ -78,6 +78,15 @@ def test_a_count_of_people_is_no_measure():
     assert not counts_something_else("How old is she?", "She is 45 years old.", 7, 9)
 
 
+def test_a_count_of_people_is_no_amount():
+    board = "Two board members, Alan Pike and Sunita Rao, voted against the plan."
+    assert counts_something_else("How much did the campaign cost?", board, *span(board, "Two"))
+    staff = "SolarCrest employs about 3,800 people at four plants."
+    assert counts_something_else("How much of SolarCrest does Pablo Ruiz own?", staff, *span(staff, "about 3,800"))
+    price = "The offer values SolarCrest at 14.50 euros a share."
+    assert not counts_something_else("How much is the offer worth?", price, *span(price, "14.50 euros"))
+
+
 @pytest.mark.parametrize("answer,wrong", [
     ("June 6", True), ("on Tuesday", True), ("2015", True),
     ("20 years", False), ("since 2010", False), ("from May to June", False), ("1.2 km", False), ("three months", False),
@@ -95,6 +104,13 @@ def test_a_span_of_time_does_not_say_when(answer, wrong):
     assert wrong_kind_of_time("When was the brewery fined?", answer) is wrong
     assert wrong_kind_of_time("The river was polluted. When was the brewery fined?", answer) is wrong
     assert not wrong_kind_of_time("What happened when the river flooded?", answer)
+
+
+@pytest.mark.parametrize("question", ["How long will the town borrow for?", "When will the town borrow?"])
+def test_a_sum_of_money_is_no_time(question):
+    assert wrong_kind_of_time(question, "900 million euros")
+    assert wrong_kind_of_time(question, "$12m")
+    assert not wrong_kind_of_time(question, "five years" if question.startswith("How") else "in June")
 
 
 def test_a_number_in_words_counts_what_follows_its_of():

@@ -373,6 +373,10 @@ def test_a_missing_part_names_the_install_command(fake_parts, tmp_path):
      "What did the regional council and the fishing cooperative agree to?", True),
     ("Ingrid Halvorsen, the harbour master", "Who is Ingrid Halvorsen?", False),
     ("Mayor Tomas Reid thanked the builders", "What did the mayor do?", False),
+    ("said", "What did Lena Fischer say about the deal?", True),  # only the question's speaking verb
+    ("said.", "What did the mayor tell reporters?", True),
+    ("Lena Fischer said", "Who said the deal was good?", False),
+    ("said", "Where was the deal signed?", False),  # the question asks no one to speak
 ])
 def test_an_answer_mostly_made_of_the_question_is_an_echo(answer, question, echo):
     assert support.echoes_question(answer, question) is echo

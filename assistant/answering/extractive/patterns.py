@@ -58,6 +58,8 @@ def pattern_spans(q: Question, doc) -> list[tuple[int, int, float]]:
     if q.role == "copula" or (q.kind in ("who", "what") and q.role is None and q.target):
         out.extend(_copula_spans(q, doc))
     verbs = _verbs_matching(q, doc)
+    if q.role == "agent":
+        verbs = _clauses_of_the_object(q, verbs)
     for v in verbs:
         passive = _is_passive(v)
         if q.role == "agent":
@@ -103,6 +105,46 @@ def pattern_spans(q: Question, doc) -> list[tuple[int, int, float]]:
     if q.kind == "how":
         out.extend(_manner_spans(doc, verbs))
     return out
+
+
+def _object_stems(verb) -> set[str]:
+    return {stem(t.text) for c in verb.children if c.dep_ in ("dobj", "dative")
+            for t in c.subtree if t.is_alpha and not t.is_stop}
+
+
+def _clauses_of_the_object(q: Question, verbs: list) -> list:
+    """For "Who advised SolarCrest?" over "Goldman Sachs advised Northvale, and Santander advised
+    SolarCrest": where one clause of the verb has an object the question names, drop the clauses whose
+    object it does not name. Verbs without an object, and sentences where no object matches, stay."""
+    asked = set(q.terms) - {q.verb, stem(q.verb or "")}
+    active = [v for v in verbs if not _is_passive(v) and _object_stems(v)]
+    if len(active) < 2 or not any(_object_stems(v) & asked for v in active):
+        return verbs
+    return [v for v in verbs if v not in active or _object_stems(v) & asked]
+
+
+def agent_of_another_clause(q: Question, doc, start: int, end: int) -> tuple[int, int] | None:
+    """Character offsets of the agent the question asks for, where the span [start, end) of `doc` is
+    the subject of another clause of the same verb ("Goldman Sachs" of "Goldman Sachs advised
+    Northvale, and Santander advised SolarCrest" for "Who advised SolarCrest?"); else None."""
+    if q.kind != "who" or q.role != "agent":
+        return None
+    verbs = _verbs_matching(q, doc)
+    kept = _clauses_of_the_object(q, verbs)
+    if len(kept) == len(verbs):
+        return None
+
+    def subject_span(v) -> tuple[int, int] | None:
+        subj = _subject(v)
+        if subj is None or subj.dep_ != "nsubj":
+            return None
+        i, j = np_span(subj)
+        return doc[i].idx, doc[j].idx + len(doc[j])
+
+    dropped = [span for v in verbs if v not in kept and (span := subject_span(v))]
+    if not any(s < end and start < e for s, e in dropped):
+        return None
+    return next((span for v in kept if (span := subject_span(v))), None)
 
 
 def _attached(tok, verb, hops: int = 3) -> bool:

@@ -38,7 +38,7 @@ _POPULATION_ASKED = re.compile(
 _POPULATION_SAID = re.compile(
     r"\b(?:population|populous|inhabitants|inhabited|residents|live|lives|lived|living|reside|resides|resided|home to|"
     r"(?:city|town|village|country|nation|state|island|district|municipality|region|community|metropolis) of)\b", re.I)
-_MEASURE_ASKED = re.compile(r"\bhow (?:far|high|tall|deep|wide|long|heavy|fast|old)\b", re.I)
+_MEASURE_ASKED = re.compile(r"\bhow (?:far|high|tall|deep|wide|long|heavy|fast|old|much)\b", re.I)
 LOOK_AHEAD = 3  # words after the number that may name what it counts ("2,000 new jobs")
 
 
@@ -62,7 +62,8 @@ def asked_unit(question: str) -> frozenset[str] | None:
 def counts_something_else(question: str, sentence: str, start: int, end: int) -> bool:
     """True when the answer `sentence[start:end]` is, or ends in, a number followed by a word naming a
     thing other than the question's ("40,000" or "40,000 homes" for a population), or a count of people
-    for a measure ("how far", "how high"). False when the answer holds no number, or nothing can be told."""
+    for a measure or an amount ("how far", "how high", "how much"). False when the answer holds no
+    number, or nothing can be told."""
     unit = asked_unit(question)
     numbers = list(_NUMBER.finditer(sentence, start, end))
     measure = unit is None and bool(_MEASURE_ASKED.search(question))  # any unit but people
@@ -82,7 +83,7 @@ def counts_something_else(question: str, sentence: str, start: int, end: int) ->
         named.append(stem(low))
         if len(named) == LOOK_AHEAD:
             break
-    if measure:  # "how far is Carrow?" is no count of people ("a town of 14,000 people")
+    if measure:  # "how far?" or "how much did it cost?" is no count of people ("14,000 people", "two members")
         return bool(PEOPLE & set(named))
     return bool(named) and not unit & set(named)
 
@@ -99,10 +100,16 @@ _RELATIVE = re.compile(r"\b(?:ago|later|earlier|after|before|since|until|by|last
                        r"early|late|mid|end|start|beginning|every|each|age|aged)\b", re.I)
 
 
+_MONEY = re.compile(r"[$€£¥%]|\b(?:dollars?|euros?|pounds?|yen|yuan|rupees?|francs?|percent|per cent)\b", re.I)
+
+
 def wrong_kind_of_time(question: str, answer: str) -> bool:
-    """A point in time for "how long", or a span of time for "when". "June 6" does not say how long
-    the town will borrow for, and "three years" (of "polluted the river for three years") does not say
-    when the brewery was fined. "20 years", "since 2010", "three years ago" and "the next day" pass."""
+    """A point in time for "how long", a span of time for "when", or a sum of money for either. "June 6"
+    does not say how long the town will borrow for, nor does "900 million euros" (of "new borrowing of
+    900 million euros"), and "three years" (of "polluted the river for three years") does not say when
+    the brewery was fined. "20 years", "since 2010", "three years ago" and "the next day" pass."""
+    if (_HOW_LONG.search(question) or _WHEN.search(question)) and _MONEY.search(answer):
+        return True
     if _HOW_LONG.search(question):
         return bool(_CALENDAR.search(answer) and not _UNITS_OF_TIME.search(answer) and not _SPAN_WORDS.search(answer))
     if _WHEN.search(question):

@@ -136,7 +136,10 @@ def candidates(q: Question, doc) -> list[Candidate]:
         length_pen = 0.04 * max(0, len(words) - 6) + (1.0 if toks.root.i in named else 0.0)
         score = 2.0 * typ + pat + prox - 1.5 * overlap - length_pen + _shape(q, toks.text)
         out.append(Candidate(toks[0].idx, toks[-1].idx + len(toks[-1].text), score, pat > 0))
-    out.sort(key=lambda c: (-c.score, c.start, c.end))
+    # "What did Lena Fischer say about the deal?": what was said, the clause of the speaking verb, before
+    # any name beside it ("Northvale" of "said Lena Fischer, Northvale's chief executive")
+    said = q.role == "say"
+    out.sort(key=lambda c: (said and not c.pattern, -c.score, c.start, c.end))
     return out
 
 

@@ -41,9 +41,36 @@ _LIGHT = frozenset(
 )
 
 
+# Irregular past forms of verbs news questions ask with: "Who bought SolarCrest?" is answered by
+# "Northvale agreed to buy SolarCrest", which suffix stripping alone does not match.
+_IRREGULAR = {
+    form: base
+    for base, forms in (
+        ("buy", "bought"), ("sell", "sold"), ("pay", "paid"), ("lead", "led"), ("leave", "left"),
+        ("meet", "met"), ("write", "wrote written"), ("give", "gave given"), ("find", "found"),
+        ("say", "said"), ("tell", "told"), ("hold", "held"), ("keep", "kept"), ("lose", "lost"),
+        ("spend", "spent"), ("send", "sent"),
+        ("build", "built"), ("begin", "began begun"), ("bring", "brought"), ("catch", "caught"),
+        ("choose", "chose chosen"), ("drive", "drove driven"), ("fall", "fell fallen"), ("fly", "flew flown"),
+        ("grow", "grew grown"), ("rise", "rose risen"), ("run", "ran"), ("see", "saw seen"),
+        ("shoot", "shot"), ("seek", "sought"), ("steal", "stole stolen"), ("strike", "struck"),
+        ("think", "thought"), ("throw", "threw thrown"), ("fight", "fought"), ("freeze", "froze frozen"),
+        ("hide", "hid hidden"), ("speak", "spoke spoken"), ("break", "broke broken"), ("draw", "drew drawn"),
+        ("deal", "dealt"), ("mean", "meant"), ("feel", "felt"), ("flee", "fled"),
+        ("become", "became"), ("come", "came"), ("withdraw", "withdrew withdrawn"), ("teach", "taught"),
+        ("win", "won"), ("sing", "sang sung"), ("swear", "swore sworn"), ("wear", "wore worn"),
+        ("forgive", "forgave forgiven"), ("forget", "forgot forgotten"), ("sink", "sank sunk"),
+        ("shake", "shook shaken"), ("hang", "hung"), ("lend", "lent"), ("bend", "bent"), ("sleep", "slept"),
+    )
+    for form in forms.split()
+}
+
+
 def stem(word: str) -> str:
-    """A light suffix stemmer: enough to match brokered/broker, militants/militant, cities/city."""
+    """A light suffix stemmer: enough to match brokered/broker, militants/militant, cities/city, and
+    the irregular past of common verbs (bought/buy)."""
     w = word.lower()
+    w = _IRREGULAR.get(w, w)
     if len(w) <= 3 or not w.isalpha():
         return w
     if w.endswith(("ies", "ied")):

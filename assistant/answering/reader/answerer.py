@@ -27,7 +27,8 @@ from assistant.answering.extractive.answerer import MAX_ANSWER_WORDS, EvidenceSe
 from assistant.answering.extractive.confidence import calibrated_threshold
 from assistant.answering.extractive.names import describes_name, identity_name, missing_names
 from assistant.answering.extractive.quantity import counts_something_else, wrong_kind_of_time
-from assistant.answering.extractive.question import MEASURES, analyse_question, asks_speaker, speaks
+from assistant.answering.extractive.patterns import agent_of_another_clause
+from assistant.answering.extractive.question import MEASURES, analyse_question, apply_parse, asks_speaker, speaks
 from assistant.answering.extractive.spans import coordinated, measured
 from assistant.answering.reader import support as sup
 from assistant.answering.reader.calibration import ReaderCalibration, reader_features
@@ -153,7 +154,15 @@ class ReaderAnswerer:
         short = sentence.text[found.start:found.end] if found.exact else answer
         kind = analyse_question(question).kind if found.exact else None
         if kind == "who":  # "the council" of "the council and tribal elders"
-            start, end = coordinated(self._nlp()(sentence.text), found.start, found.end)
+            nlp = self._nlp()
+            doc = nlp(sentence.text)
+            start, end = found.start, found.end
+            asked = analyse_question(question)
+            apply_parse(asked, nlp(question))
+            # "Goldman Sachs" of "Goldman Sachs advised Northvale, and Santander advised SolarCrest"
+            # for "Who advised SolarCrest?": the subject of the clause the question names instead
+            start, end = agent_of_another_clause(asked, doc, start, end) or (start, end)
+            start, end = coordinated(doc, start, end)
             short = sentence.text[start:end]
         elif kind in MEASURES:  # "nine" of "waves of up to nine metres"
             start, end = measured(self._nlp()(sentence.text), found.start, found.end)

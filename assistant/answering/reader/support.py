@@ -13,6 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from assistant.answering.extractive.question import speaks
 from assistant.answering.extractive.text import stem
 from index.text import STOPWORDS, content_tokens
 
@@ -173,7 +174,11 @@ def echoes_question(answer: str, question: str) -> bool:
     """The answer mostly repeats the question: "Who is Ingrid Halvorsen?" -> "Ingrid Halvorsen", or
     "What did the council and the cooperative agree to?" -> "brokered by the council and the
     cooperative in 2023" (seen with the 0.5B reader). "Ingrid Halvorsen, the harbour master" is half
-    new words, and an answer."""
+    new words, and an answer. A reply that is only a word for speaking ("said" for "What did Lena
+    Fischer say about the deal?") repeats the question's verb too."""
+    plain = re.findall(r"[^\W\d_]+", answer)
+    if plain and speaks(question) and all(speaks(word) for word in plain):
+        return True
     words = content_tokens(answer)
     asked = set(content_tokens(question))
     return bool(words) and sum(word in asked for word in words) / len(words) > ECHO_SHARE
