@@ -1,11 +1,12 @@
 """Rewrite a follow-up question into a standalone one before retrieval.
 
 Without an LLM: when the question leans on a pronoun, in any case ("What did he say about the
-evacuation?", "what did they agree to?"), the pronoun is replaced by what the previous turn was
-about: a name in the last question ("Who is Laila Mostafa?"), else the last short answer ("Who
-brokered the deal?" -> "the regional council"), else a name in the last answer. Answers carry
-their short answer on a first line `Short answer: ...` (the chat page, `/v1` and `ask --follow-up`
-write it so), which is how it is found again in a plain-text history.
+evacuation?", "what did they agree to?"), the pronoun is replaced by what it refers to (`referent`):
+for he or she a person's name answered or asked about ("Who won?" -> "Maria Castell"; "Who is Laila
+Mostafa?"), for it or they a name asked about or a short answer ("Who brokered the deal?" -> "the
+regional council"); the same pronoun used earlier keeps its referent. Answers carry their short
+answer on a first line `Short answer: ...` (the chat page, `/v1` and `ask --follow-up` write it so),
+which is how it is found again in a plain-text history.
 
 With a model (the reader, or an LLM mode): the `condense` prompt, and the rewrite is kept only if it
 still holds every content word of the question (a small model sometimes answers instead, or drops
@@ -53,27 +54,75 @@ def _names(text: str) -> list[str]:
     return found
 
 
-def rule_based(question: str, history: list | None) -> str:
-    """The question with its first pronoun replaced by a name: never longer than the question plus
-    MAX_NAME_CHARS (the engine checks the result against its question limit)."""
-    conversation = turns(history)
-    asked = [t["content"] for t in conversation if t["role"] == "user"]
-    answered = [t["content"] for t in conversation if t["role"] == "assistant"]
-    if not asked or not _PRONOUN.search(question):
-        return question
-    names = _names(asked[-1])
-    if not names and answered:
-        short = short_answer_of(answered[-1])
-        names = [short] if short else _names(answered[-1].split("[")[0])
-    if not names:
-        return question
-    subject = max(names, key=len)
+_GROUPS = ({"he", "him", "his"}, {"she", "her"}, {"they", "them", "their"}, {"it", "its"})
+_PEOPLE = {"he", "him", "his", "she", "her"}
+MAX_TURNS_BACK = 8  # how far back a pronoun's referent is looked for
 
-    def replace(match: re.Match) -> str:
-        word = match.group(1).lower()
+
+def rule_based(question: str, history: list | None) -> str:
+    """The question with its first pronoun replaced by what it refers to: never longer than the
+    question plus MAX_NAME_CHARS (the engine checks the result against its question limit)."""
+    match = _PRONOUN.search(question)
+    if not match:
+        return question
+    subject = referent(match.group(1).lower(), exchanges(history))
+    if not subject:
+        return question
+
+    def replace(found: re.Match) -> str:
+        word = found.group(1).lower()
         return f"{subject}'s" if word in _POSSESSIVE.split("|") else subject
 
     return _PRONOUN.sub(replace, question, count=1)
+
+
+def exchanges(history: list | None) -> list[tuple[str, str]]:
+    """(question, answer) pairs, oldest first; the answer is "" where none was given."""
+    pairs: list[tuple[str, str]] = []
+    for turn in turns(history):
+        if turn["role"] == "user":
+            pairs.append((turn["content"], ""))
+        elif turn["role"] == "assistant" and pairs and not pairs[-1][1]:
+            pairs[-1] = (pairs[-1][0], turn["content"])
+    return pairs[-MAX_TURNS_BACK:]
+
+
+def referent(pronoun: str, pairs: list[tuple[str, str]]) -> str | None:
+    """What `pronoun` refers to, the latest exchange first:
+    - where an exchange used a pronoun of the same group ("she", "her"), what that one referred to: in
+      "Who won?" / "How many votes did she get?" / "Who did she beat?" / "When will she take office?",
+      she stays the winner although "Tom Avery" was answered in between;
+    - he or she: a short answer that is a name ("Maria Castell", never "412" or "eight years"), else a
+      name in the question ("Who is Laila Mostafa?");
+    - it or they: a name in the question, else a short answer without digits ("the council");
+    - else a name in the latest answer's text."""
+    group = next(g for g in _GROUPS if pronoun in g)
+    person = pronoun in _PEOPLE
+    for n in range(len(pairs) - 1, -1, -1):
+        asked, answered = pairs[n]
+        if {word.lower() for word in _PRONOUN.findall(asked)} & group:
+            earlier = referent(pronoun, pairs[:n])
+            if earlier:
+                return earlier
+        short = short_answer_of(answered)
+        names = _names(asked)
+        if person and short and _is_name(short):
+            return short
+        if names:
+            return max(names, key=len)
+        if not person and short and not re.search(r"\d", short):
+            return short
+    if pairs:  # the latest answer's own text, without its short answer line and citations
+        text = _SHORT_LINE.sub("", pairs[-1][1]).split("[")[0]
+        if found := _names(text):
+            return max(found, key=len)
+    return None
+
+
+def _is_name(text: str) -> bool:
+    """Capitalised words without digits: "Maria Castell", "Avery"; not "the council" or "May 18"."""
+    words = text.split()
+    return bool(words) and all(word[0].isupper() for word in words) and not re.search(r"\d", text)
 
 
 SHORT_ANSWER_PREFIX = "Short answer:"

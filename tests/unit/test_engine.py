@@ -6,7 +6,7 @@ import pytest
 from assistant.answering.base import NOT_FOUND, Answer, Draft, RetrievedPassage
 from assistant.answering.extractive.confidence import calibrated_threshold
 from assistant.answering.factory import make_answerer
-from assistant.condense import rule_based
+from assistant.condense import rule_based, with_short_answer
 from assistant.engine import AnswerEngine
 from core.errors import BadInput, ConfigError
 from core.settings import Settings
@@ -87,6 +87,18 @@ def test_rule_based_condense_leaves_standalone_questions_alone():
     assert rule_based("What did she deny?", [{"role": "user", "content": "Who is Laila Mostafa?"}]) == "What did Laila Mostafa deny?"
     assert rule_based("What was his role?", [["Tell me about Ryan Dillon", "x"]]) == "What was Ryan Dillon's role?"
     assert rule_based("What did he say?", None) == "What did he say?"
+
+
+def test_a_pronoun_for_a_person_resolves_to_a_person_and_keeps_its_referent():
+    history = [["Who won the Dunmore election?", with_short_answer("Maria Castell was elected mayor [1]", "Maria Castell")],
+               ["How many votes did she get?", with_short_answer("Castell won 9,874 votes [1]", "9,874")]]
+    assert rule_based("Who did she beat?", history) == "Who did Maria Castell beat?"  # a name, not "9,874"
+    history.append(["Who did she beat?", with_short_answer("beating Tom Avery [1]", "Tom Avery")])
+    assert rule_based("How long had he led the town?", history) == "How long had Tom Avery led the town?"
+    history.append(["How long had he led the town?", with_short_answer("for eight years [1]", "eight years")])
+    # she was Maria Castell two questions ago; Tom Avery, answered since, is he
+    assert rule_based("When will she take office?", history) == "When will Maria Castell take office?"
+    assert rule_based("What did it cost?", history[:1]) == "What did Dunmore cost?"  # it: the question's name
 
 
 def test_extractive_answer_drops_the_second_sentence_when_it_would_run_long():
