@@ -25,6 +25,14 @@ def test_the_thing_asked_about_or_another_word_for_it_passes(question):
     assert not counts_something_else(question, STORM, *span(STORM, "40,000"))
 
 
+def test_a_noun_before_the_counted_noun_does_not_hide_it():
+    cases = "The county recorded 87 cases between January and August."
+    assert not counts_something_else("How many measles cases has the county recorded?", cases, *span(cases, "87"))
+    assert counts_something_else("How many measles cases has the county recorded?", STORM, *span(STORM, "40,000"))
+    people = "About 40,000 people lost power."
+    assert counts_something_else("How many homes lost power?", people, *span(people, "40,000"))  # "lost" is no noun
+
+
 @pytest.mark.parametrize("sentence,number,question", [
     ("Raqqa, a city of 300,000, was taken.", "300,000", "What is the population of Raqqa?"),
     ("The raid killed 12 Palestinians.", "12", "How many people died?"),

@@ -12,6 +12,11 @@ BIDDERS = "Delmont Marine was chosen from five bidders after an open tender that
     ("9 metres", "Waves of up to nine metres broke over the harbour wall.", "nine metres"),
     ("twelve", "The council has 12 members.", "12"),
     ("40", "About 40 fishing boats are moored at Carrow.", "40"),
+    ("95%", '"Ninety-five percent is the level that stops the virus spreading," she said.', "Ninety-five percent"),
+    ("84%", "Only 84 percent of five-year-olds had both doses.", "84 percent"),  # not "84", without its unit
+    ("84 percent", "Only 84% of five-year-olds had both doses.", "84%"),
+    ("36%", "Prices rose 36% last year.", "36%"),
+    ("twenty-one", "The jury of 21 retired.", "21"),
 ])
 def test_a_number_written_the_other_way_is_found_as_the_article_writes_it(reply, sentence, span):
     found = support(reply, [sentence])
@@ -25,6 +30,7 @@ def test_a_number_the_sentence_does_not_hold_either_way_is_not_supported():
 def test_other_words_and_large_numbers_stay_as_they_are():
     assert number_forms("Alan Pike") == ["Alan Pike"]
     assert number_forms("1998") == ["1998"]
+    assert number_forms("120") == ["120"]
 
 
 def test_who_said_asks_for_someone_speaking_in_the_sentence():

@@ -42,6 +42,10 @@ _MEASURE_ASKED = re.compile(r"\bhow (?:far|high|tall|deep|wide|long|heavy|fast|o
 LOOK_AHEAD = 3  # words after the number that may name what it counts ("2,000 new jobs")
 
 
+def _same(unit: str) -> frozenset[str]:
+    return next((same for same in _SAME if unit in same), frozenset({unit}))
+
+
 def asked_unit(question: str) -> frozenset[str] | None:
     """Stems of what the question counts: {"home"} for "how many homes", PEOPLE for "population"."""
     match = _HOW_MANY.search(question)
@@ -53,7 +57,13 @@ def asked_unit(question: str) -> frozenset[str] | None:
         if word in STOP:
             return None  # "how many were killed": no noun named
         unit = stem(word)
-        return PEOPLE if unit in PEOPLE else next((same for same in _SAME if unit in same), frozenset({unit}))
+        if unit in PEOPLE:
+            return PEOPLE
+        units = _same(unit)
+        # "how many measles cases": a plural second word is the noun ("how many homes lost power": a verb)
+        if len(words) > 1 and words[1] not in STOP and words[1].endswith("s") and not words[1].endswith("ss"):
+            units |= _same(stem(words[1]))
+        return units
     if re.search(r"\b(what|how large|how big)\b", question, re.I) and _PEOPLE_ASKED.search(question):
         return PEOPLE
     return None

@@ -152,16 +152,15 @@ class ReaderAnswerer:
             return Draft(extractive.answer, extractive.evidence, None, confidence)
         sentence = shown[found.sentence]
         short = sentence.text[found.start:found.end] if found.exact else answer
-        kind = analyse_question(question).kind if found.exact else None
+        asked = analyse_question(question) if found.exact else None
+        kind = asked.kind if asked else None
         if kind == "who":  # "the council" of "the council and tribal elders"
             nlp = self._nlp()
             doc = nlp(sentence.text)
-            start, end = found.start, found.end
-            asked = analyse_question(question)
             apply_parse(asked, nlp(question))
             # "Goldman Sachs" of "Goldman Sachs advised Northvale, and Santander advised SolarCrest"
             # for "Who advised SolarCrest?": the subject of the clause the question names instead
-            start, end = agent_of_another_clause(asked, doc, start, end) or (start, end)
+            start, end = agent_of_another_clause(asked, doc, found.start, found.end) or (found.start, found.end)
             start, end = coordinated(doc, start, end)
             short = sentence.text[start:end]
         elif kind in MEASURES:  # "nine" of "waves of up to nine metres"

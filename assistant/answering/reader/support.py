@@ -105,17 +105,27 @@ def support(answer: str, sentences: list[str], question: str = "") -> Support | 
 
 _NUMBER_NAMES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
                  "sixteen seventeen eighteen nineteen twenty").split()
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
 _SPELLED = {**{str(n): word for n, word in enumerate(_NUMBER_NAMES)},
-            **{str(n * 10): word for n, word in zip(range(3, 10), "thirty forty fifty sixty seventy eighty ninety".split())}}
+            **{str(n * 10): word for n, word in zip(range(2, 10), _TENS)},
+            **{str(n * 10 + unit): f"{word}-{_NUMBER_NAMES[unit]}" for n, word in zip(range(2, 10), _TENS)
+               for unit in range(1, 10)}}
 _WRITTEN = {word: digits for digits, word in _SPELLED.items()}
+_PERCENT_SIGN = re.compile(r"(\d)\s*%")
+_PERCENT_WORD = re.compile(r"(\d)\s*(?:percent|per cent)\b", re.I)
 
 
 def number_forms(answer: str) -> list[str]:
-    """The answer, then with its small numbers written the other way: the model writes "5" where the
-    article says "five" ("chosen from five bidders"), and such a reply was a "not found"."""
-    spelled = re.sub(r"\b\d+\b", lambda m: _SPELLED.get(m.group(), m.group()), answer)
-    written = re.sub(r"\b[A-Za-z]+\b", lambda m: _WRITTEN.get(m.group().lower(), m.group()), answer)
-    return list(dict.fromkeys([answer, spelled, written]))
+    """The answer, then with its numbers below 100 written the other way, and a percent sign as a word
+    and back: the model writes "5" where the article says "five" ("chosen from five bidders"), "95%"
+    for "Ninety-five percent" and "84%" for "84 percent", and such replies were "not found" or lost
+    their unit. The word form comes first, so "84%" finds the article's "84 percent" whole."""
+    bases = [_PERCENT_SIGN.sub(r"\1 percent", answer), answer, _PERCENT_WORD.sub(r"\1%", answer)]
+    forms = []
+    for base in bases:
+        forms += [base, re.sub(r"\b\d+\b", lambda m: _SPELLED.get(m.group(), m.group()), base),
+                  re.sub(r"\b[A-Za-z]+(?:-[A-Za-z]+)?\b", lambda m: _WRITTEN.get(m.group().lower(), m.group()), base)]
+    return list(dict.fromkeys(forms))
 
 
 _RE_ER = re.compile(r"\b((?:kilo|centi|milli)?met|lit|cent|theat|fib)(er|re)(s?)\b", re.I)
