@@ -1,7 +1,7 @@
-"""A journalist's questions over four articles in one real index (the bundled MiniLM, embedded Chroma):
-the bundled Raqqa sample and made-up stories of a harbour, a court case and a takeover. Asked in the
-extractive mode and in the reader mode (the real bundled 1.5B model); each question must be answered
-right or plainly not found.
+"""A journalist's questions over five articles in one real index (the bundled MiniLM, embedded Chroma):
+the bundled Raqqa sample and made-up stories of a harbour, a court case, a takeover and an outbreak.
+Asked in the extractive mode and in the reader mode (the real bundled 1.5B model); each question must
+be answered right or plainly not found.
 
 These were answered wrongly, with confidence, before: a sentence of the wrong article for a name only
 the other one holds, people killed counted as a population, a speaker as a place, half of "who".
@@ -50,6 +50,12 @@ Northvale will pay for it with cash and new borrowing of 900 million euros.
 Goldman Sachs advised Northvale, and Santander advised SolarCrest.
 """
 
+HEALTH = """# Measles cases triple in Harlow County as vaccination rates fall
+The county recorded 87 measles cases between January and August, against 29 in the whole of last year.
+Dr. Amara Nwosu, the county's director of public health, said only 84 percent of five-year-olds had received both doses of the vaccine.
+"Ninety-five percent is the level that stops the virus spreading," she said.
+"""
+
 MODES = ["extractive", pytest.param("reader", marks=pytest.mark.skipif(
     os.environ.get("NEWSQA_SKIP_READER") == "1", reason="NEWSQA_SKIP_READER=1"))]
 
@@ -61,6 +67,7 @@ def articles(tmp_path_factory):
     (folder / "articles" / "harbour.md").write_text(HARBOUR, encoding="utf-8")
     (folder / "articles" / "court.md").write_text(COURT, encoding="utf-8")
     (folder / "articles" / "deal.md").write_text(DEAL, encoding="utf-8")
+    (folder / "articles" / "health.md").write_text(HEALTH, encoding="utf-8")
     shutil.copy(SAMPLE, folder / "articles" / SAMPLE.name)
     return folder
 
@@ -98,6 +105,7 @@ def cited_text(answer) -> str:
     ("Who is Owen Blake?", "chief executive"),
     ("Who bought SolarCrest?", "Northvale"),  # "agreed to buy": was "Seville", without bought = buy
     ("Who advised SolarCrest?", "Santander"),  # the reader said "Goldman Sachs", who advised Northvale
+    ("What level stops the virus spreading?", "Ninety-five percent"),  # the reader's "95%" was unsupported
 ])
 def test_what_the_article_says_is_answered(engine, question, right):
     answer = engine.answer(question)
@@ -150,6 +158,8 @@ def test_no_short_answer_is_claimed_that_the_sentence_does_not_give(engine, ques
     ("What did the judge say about the river?", "drain"),  # not "Helen Marsh": a what-question asks no one
     ("What will the association ask the company to do?", "restocking"),  # not "David Okoro"
     ("What did Lena Fischer say about the deal?", "factories"),  # the reader replied "said"
+    ("How many measles cases has the county recorded?", "87"),  # "measles" is not what is counted
+    ("What share of five-year-olds had both doses?", "84 percent"),  # the reader's "84%" gave "84"
 ])
 def test_the_right_kind_of_answer_or_none(engine, question, right):
     answer = engine.answer(question)
