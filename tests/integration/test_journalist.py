@@ -54,6 +54,8 @@ HEALTH = """# Measles cases triple in Harlow County as vaccination rates fall
 The county recorded 87 measles cases between January and August, against 29 in the whole of last year.
 Dr. Amara Nwosu, the county's director of public health, said only 84 percent of five-year-olds had received both doses of the vaccine.
 "Ninety-five percent is the level that stops the virus spreading," she said.
+The county will open three walk-in clinics from September 15, at a cost of 1.2 million dollars paid by the state.
+Parents' group Safe Start, which has campaigned against school vaccine requirements, said it would not oppose the clinics.
 """
 
 MODES = ["extractive", pytest.param("reader", marks=pytest.mark.skipif(
@@ -134,7 +136,7 @@ def test_who_said_it_is_the_speaker_named_before_he_said(engine):
     "How many people died in Storm Hollis?",  # the war story's "hundreds of civilians have died"
     "How many people live in Raqqa?",  # "more than 130 people" were killed in Paris
     "How many fish died?",  # "hundreds of civilians have died", in the war story
-    "How much did the campaign cost?",  # "Two board members" counts people, not money
+    "How much did the campaign cost?",  # "Two board members" counts people; 1.2 million is the clinics' cost
 ])
 def test_an_answer_that_is_about_something_else_is_not_found(engine, question):
     answer = engine.answer(question)

@@ -6,7 +6,7 @@ import pytest
 from assistant.answering.extractive.answerer import default_nlp
 from assistant.answering.extractive.patterns import agent_of_another_clause
 from assistant.answering.extractive.question import analyse_question, apply_parse
-from assistant.answering.extractive.spans import measured
+from assistant.answering.extractive.spans import measured, subject_nouns
 
 
 @pytest.fixture(scope="module")
@@ -49,3 +49,19 @@ def test_who_did_it_to_x_is_the_subject_of_the_clause_naming_x(nlp, question, re
     start = sentence.index(reply)
     found = agent_of_another_clause(q, nlp(sentence), start, start + len(reply))
     assert (sentence[found[0]:found[1]] if found else None) == agent
+
+
+@pytest.mark.parametrize("question,nouns", [
+    ("How much did the campaign cost?", ["campaign"]),  # parsed as one noun phrase, "the campaign cost"
+    ("How much will the clinics cost?", ["clinics"]),
+    ("How many votes did the Labour candidate get?", ["candidate"]),
+    ("Nicola Sturgeon resigned after how many years as first minister?", []),  # a name, and context
+])
+def test_the_subject_of_a_question_is_found_even_where_the_parse_joins_it_to_the_verb(nlp, question, nouns):
+    assert subject_nouns(nlp(question)) == nouns
+
+
+def test_a_quiz_lead_in_and_the_counted_phrase_are_not_the_subject(nlp):
+    lead_in = "Star Donovan Mitchell scored the eighth-most points in an NBA game. How many did he score?"
+    assert subject_nouns(nlp(lead_in)) == []
+    assert subject_nouns(nlp("How many minutes of daily exercise could have an impact on your health?")) == []

@@ -2,7 +2,13 @@
 
 import pytest
 
-from assistant.answering.extractive.quantity import PEOPLE, asked_unit, counts_something_else, wrong_kind_of_time
+from assistant.answering.extractive.quantity import (
+    PEOPLE,
+    amount_of_something_else,
+    asked_unit,
+    counts_something_else,
+    wrong_kind_of_time,
+)
 
 STORM = "A winter storm knocked out power to about 40,000 homes in Lakeview on Sunday night."
 
@@ -127,3 +133,18 @@ def test_a_number_in_words_counts_what_follows_its_of():
     assert not counts_something_else("How many civilians died?", war, *span(war, "Hundreds"))
     bids = "Delmont Marine was chosen from five bidders."
     assert counts_something_else("How many boats sank?", bids, *span(bids, "five"))
+
+
+CLINICS = "The county will open three clinics and send a van to rural schools, at a cost of 1.2 million dollars."
+
+
+@pytest.mark.parametrize("question,nouns,other", [
+    ("How much did the campaign cost?", ["campaign"], True),  # the clinics' cost: the sentence names no campaign
+    ("How much will the clinics cost?", ["clinics"], False),
+    ("How many schools will the van visit?", ["schools", "van"], False),
+    ("How many schools will the bus visit?", ["schools", "bus"], True),  # the counted noun is not enough
+    ("How many people died?", ["people"], False),  # nothing else named: not judged
+    ("When will the clinics open?", ["clinics"], False),  # not an amount
+])
+def test_an_amount_from_a_sentence_about_something_else(question, nouns, other):
+    assert amount_of_something_else(question, nouns, CLINICS) is other

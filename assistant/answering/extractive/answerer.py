@@ -13,7 +13,11 @@ from typing import TYPE_CHECKING, Protocol
 from assistant.answering.base import NOT_FOUND, Draft, Evidence, RetrievedPassage
 from assistant.answering.extractive.confidence import ConfidenceModel, confidence_features
 from assistant.answering.extractive.names import describes_name, identity_name, missing_names
-from assistant.answering.extractive.quantity import counts_something_else, wrong_kind_of_time
+from assistant.answering.extractive.quantity import (
+    amount_of_something_else,
+    counts_something_else,
+    wrong_kind_of_time,
+)
 from assistant.answering.extractive.question import MEASURES, SPEECH, ROLE_W, analyse_question, apply_parse, asked_role_said
 from assistant.answering.extractive.scoring import collect_sentences, score_embedding, score_lexical
 from assistant.answering.extractive.spans import (
@@ -25,6 +29,7 @@ from assistant.answering.extractive.spans import (
     names_a_place,
     only_a_person,
     pronoun_speaker,
+    subject_nouns,
     wants_number,
     whole_name,
 )
@@ -161,6 +166,8 @@ class Extractor:
         confidence = self.confidence.confidence(features)
         if short and cand is not None and counts_something_else(question, best.text, cand.start, cand.end):
             short, confidence = None, 0.0  # "40,000" homes for a population: the best sentence does not say
+        elif short and amount_of_something_else(question, subject_nouns(docs[0]), best.text):
+            short, confidence = None, 0.0  # the cost of the clinics for "How much did the campaign cost?"
         elif short and wants_number(q) and not has_number(short):
             short, confidence = None, 0.0  # "Tribal leaders" for a population: no number, so no answer here
         elif short and wrong_kind_of_time(question, short):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.answering.extractive.text import STOP, stem
+from assistant.answering.extractive.text import LIGHT, STOP, stem, tokens
 
 PEOPLE = frozenset(stem(w) for w in """people person persons resident inhabitant citizen population villager local
     civilian adult child children men women man woman male female boy girl voter worker employee student pupil patient soldier troop
@@ -96,6 +96,27 @@ def counts_something_else(question: str, sentence: str, start: int, end: int) ->
     if measure:  # "how far?" or "how much did it cost?" is no count of people ("14,000 people", "two members")
         return bool(PEOPLE & set(named))
     return bool(named) and not unit & set(named)
+
+
+_AMOUNT_ASKED = re.compile(r"\bhow (?:much|many)\b", re.I)
+
+
+def asks_amount(question: str) -> bool:
+    return bool(_AMOUNT_ASKED.search(question))
+
+
+def amount_of_something_else(question: str, nouns: list[str], sentence: str) -> bool:
+    """For "how much" and "how many": True when the question's subject nouns (`nouns`, from its parse)
+    name something besides what it counts, and the answer's sentence names none of it. "How much did
+    the campaign cost?" was answered from "... at a cost of 1.2 million dollars paid by the state",
+    the cost of a county's clinics: a sum, in a sentence about something else. Names are left to the
+    names check (the sentence may name them earlier), and a question that names nothing else ("How
+    many people died?") is not judged."""
+    if not asks_amount(question):
+        return False
+    counted = asked_unit(question) or frozenset()
+    asked = {stem(noun) for noun in nouns if noun.lower() not in STOP and noun.lower() not in LIGHT} - counted
+    return bool(asked) and not asked & {stem(word) for word in tokens(sentence)}
 
 
 _HOW_LONG = re.compile(r"\bhow long\b", re.I)

@@ -313,3 +313,23 @@ def measured(doc, start: int, end: int) -> tuple[int, int]:
     if unit is None or unit.i != last.i + 1 or unit.pos_ != "NOUN":
         return start, end
     return start, unit.idx + len(unit.text)
+
+
+def subject_nouns(doc) -> list[str]:
+    """The common nouns of the subject of the sentence that asks "how" (the question proper, not a
+    quiz's lead-in), as written: "campaign" of "How much did the campaign cost?". Only the subject:
+    nouns elsewhere are often context ("as Scotland's first minister") that the answer's sentence
+    need not repeat; and not a subject holding "how many" itself ("how many minutes of exercise")."""
+    how = next((t for t in doc if t.lower_ == "how"), None)
+    if how is None:
+        return []
+    root = how.sent.root
+    subjects = [t for t in root.children if t.dep_ in ("nsubj", "nsubjpass")]
+    if subjects:
+        return [w.text for t in subjects if not any(w.lower_ == "how" for w in t.subtree)
+                for w in t.subtree if w.pos_ == "NOUN"]
+    # "How much did the campaign cost?" parses as one noun phrase, "the campaign cost", with "did" as
+    # its auxiliary: the subject is then the root's compound nouns
+    if not any(c.dep_ == "aux" for c in root.children):
+        return []
+    return [c.text for c in root.children if c.dep_ == "compound" and c.pos_ == "NOUN"]

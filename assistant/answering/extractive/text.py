@@ -32,7 +32,7 @@ STOP = frozenset(
 )
 
 # Words that carry little weight when they match: common in any news text.
-_LIGHT = frozenset(
+LIGHT = frozenset(
     """
     say said says tell told report reported year years time times new people week weeks month months
     day days recent recently make made take took get got go went know known like include included
@@ -109,7 +109,7 @@ def content_stems(text: str) -> list[str]:
 
 def term_weight(token: str, first: bool) -> float:
     low = token.lower()
-    if low in _LIGHT:
+    if low in LIGHT:
         return 0.4
     if token[0].isdigit():
         return 1.6

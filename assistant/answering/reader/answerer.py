@@ -26,10 +26,15 @@ from assistant.answering.base import Draft, Evidence, RetrievedPassage
 from assistant.answering.extractive.answerer import MAX_ANSWER_WORDS, EvidenceSentence, ExtractiveAnswerer, default_nlp
 from assistant.answering.extractive.confidence import calibrated_threshold
 from assistant.answering.extractive.names import describes_name, identity_name, missing_names
-from assistant.answering.extractive.quantity import counts_something_else, wrong_kind_of_time
+from assistant.answering.extractive.quantity import (
+    amount_of_something_else,
+    asks_amount,
+    counts_something_else,
+    wrong_kind_of_time,
+)
 from assistant.answering.extractive.patterns import agent_of_another_clause
 from assistant.answering.extractive.question import MEASURES, analyse_question, apply_parse, asks_speaker, speaks
-from assistant.answering.extractive.spans import coordinated, measured
+from assistant.answering.extractive.spans import coordinated, measured, subject_nouns
 from assistant.answering.reader import support as sup
 from assistant.answering.reader.calibration import ReaderCalibration, reader_features
 from assistant.answering.reader.runtime import Generation, ReaderBusy
@@ -124,6 +129,9 @@ class ReaderAnswerer:
             found = None  # a number that counts something else ("40,000" homes for a population): not an answer
         elif found is not None and wrong_kind_of_time(question, answer):
             found = None  # "June 6" for "how long?": when, not how long
+        elif found is not None and asks_amount(question) and amount_of_something_else(
+                question, subject_nouns(self._nlp()(question)), shown[found.sentence].text):
+            found = None  # the cost of the clinics for "How much did the campaign cost?"
         if found is not None and asks_speaker(question) and not speaks(shown[found.sentence].text):
             # "Who said this is the final battle?" -> "U.S.-backed militias", of a sentence where no one
             # speaks: the extractive stage's speaker stands if its sentence has one speak, else not found
