@@ -55,7 +55,7 @@ def _names(text: str) -> list[str]:
 
 
 _GROUPS = ({"he", "him", "his"}, {"she", "her"}, {"they", "them", "their"}, {"it", "its"})
-_PEOPLE = {"he", "him", "his", "she", "her"}
+_PEOPLE = _GROUPS[0] | _GROUPS[1]  # he and she
 MAX_TURNS_BACK = 8  # how far back a pronoun's referent is looked for
 
 

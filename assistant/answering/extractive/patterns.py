@@ -117,10 +117,11 @@ def _clauses_of_the_object(q: Question, verbs: list) -> list:
     SolarCrest": where one clause of the verb has an object the question names, drop the clauses whose
     object it does not name. Verbs without an object, and sentences where no object matches, stay."""
     asked = set(q.terms) - {q.verb, stem(q.verb or "")}
-    active = [v for v in verbs if not _is_passive(v) and _object_stems(v)]
-    if len(active) < 2 or not any(_object_stems(v) & asked for v in active):
+    objects = {v.i: _object_stems(v) for v in verbs if not _is_passive(v)}
+    active = [v for v in verbs if objects.get(v.i)]
+    if len(active) < 2 or not any(objects[v.i] & asked for v in active):
         return verbs
-    return [v for v in verbs if v not in active or _object_stems(v) & asked]
+    return [v for v in verbs if v not in active or objects[v.i] & asked]
 
 
 def agent_of_another_clause(q: Question, doc, start: int, end: int) -> tuple[int, int] | None:

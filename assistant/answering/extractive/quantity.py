@@ -131,7 +131,7 @@ _RELATIVE = re.compile(r"\b(?:ago|later|earlier|after|before|since|until|by|last
                        r"early|late|mid|end|start|beginning|every|each|age|aged)\b", re.I)
 
 
-_MONEY = re.compile(r"[$€£¥%]|\b(?:dollars?|euros?|pounds?|yen|yuan|rupees?|francs?|percent|per cent)\b", re.I)
+_SUM_OR_SHARE = re.compile(r"[$€£¥%]|\b(?:dollars?|euros?|pounds?|yen|yuan|rupees?|francs?|percent|per cent)\b", re.I)
 
 
 def wrong_kind_of_time(question: str, answer: str) -> bool:
@@ -139,10 +139,11 @@ def wrong_kind_of_time(question: str, answer: str) -> bool:
     does not say how long the town will borrow for, nor does "900 million euros" (of "new borrowing of
     900 million euros"), and "three years" (of "polluted the river for three years") does not say when
     the brewery was fined. "20 years", "since 2010", "three years ago" and "the next day" pass."""
-    if (_HOW_LONG.search(question) or _WHEN.search(question)) and _MONEY.search(answer):
+    how_long, when = bool(_HOW_LONG.search(question)), bool(_WHEN.search(question))
+    if (how_long or when) and _SUM_OR_SHARE.search(answer):
         return True
-    if _HOW_LONG.search(question):
+    if how_long:
         return bool(_CALENDAR.search(answer) and not _UNITS_OF_TIME.search(answer) and not _SPAN_WORDS.search(answer))
-    if _WHEN.search(question):
+    if when:
         return bool(_UNITS_OF_TIME.search(answer) and not _CALENDAR.search(answer) and not _RELATIVE.search(answer))
     return False
