@@ -252,14 +252,14 @@ class PostgresServer:
                     raise AssertionError(f"postgres did not accept connections within {self.startup_timeout:.0f} s")
                 time.sleep(0.1)
 
-    def database(self) -> str:
-        """A new empty database's URL."""
+    def database(self, encoding: str | None = None) -> str:
+        """A new empty database's URL (`encoding`: its server encoding, the cluster's default otherwise)."""
         import psycopg
 
         self._databases += 1
         name = f"newsqa_{self._databases}"
         with psycopg.connect(self.url, autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
+            conn.execute(f"CREATE DATABASE {name}" + (f" ENCODING '{encoding}' TEMPLATE template0" if encoding else ""))
         return f"postgresql://postgres@{self.host}:{self.port}/{name}"
 
     def stop(self, graceful: bool = False) -> None:

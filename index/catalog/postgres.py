@@ -82,10 +82,13 @@ class PostgresCatalog:
             raise
 
     def _new_pool(self) -> ConnectionPool:
+        # client_encoding: a database created without a UTF-8 locale (initdb in a bare container) is
+        # SQL_ASCII, and psycopg then returns text columns as bytes; asked for UTF-8, it decodes them.
         pool = ConnectionPool(
             self._url, min_size=1, max_size=self._pool_size, open=False, timeout=self._wait_timeout,
             name="newsqa-catalog", check=ConnectionPool.check_connection,
-            kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": int(self._connect_timeout)},
+            kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": int(self._connect_timeout),
+                    "client_encoding": "utf8"},
         )
         pool.open(wait=False)
         pool.opened_at = time.monotonic()
@@ -142,7 +145,8 @@ class PostgresCatalog:
     def writer_lock(self) -> Iterator[None]:
         """Held on a connection of its own, outside the pool: closing it releases the lock."""
         try:
-            conn = psycopg.connect(self._url, autocommit=True, connect_timeout=int(self._connect_timeout))
+            conn = psycopg.connect(self._url, autocommit=True, connect_timeout=int(self._connect_timeout),
+                                   client_encoding="utf8")
         except psycopg.OperationalError as exc:
             raise StoreUnavailable(f"cannot reach the PostgreSQL catalog at {self.location} to take the writer lock "
                                    f"({str(exc).strip()})") from exc

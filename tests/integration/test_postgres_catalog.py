@@ -34,6 +34,18 @@ def test_replicas_starting_together_apply_each_migration_once(database_url):
         catalog.close()
 
 
+def test_a_sql_ascii_database_reads_back_text_not_bytes(postgres_server):
+    # what initdb makes in a container with no UTF-8 locale; psycopg returns bytes there unless asked
+    catalog = PostgresCatalog(postgres_server.database(encoding="SQL_ASCII"))
+    try:
+        catalog.set_meta("embedding_model", "bundled:paraphrase-MiniLM-L3-v2 — Zürich")
+        assert catalog.get_meta("embedding_model") == "bundled:paraphrase-MiniLM-L3-v2 — Zürich"
+        with catalog.writer_lock():
+            assert catalog.set_meta_if_absent("embedding_model", "other") == "bundled:paraphrase-MiniLM-L3-v2 — Zürich"
+    finally:
+        catalog.close()
+
+
 def test_a_database_from_a_newer_version_is_refused(database_url):
     PostgresCatalog(database_url).close()
     with psycopg.connect(database_url) as conn:
