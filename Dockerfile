@@ -1,9 +1,12 @@
 # One newsqa app server (`python app.py serve`), for the shared mode of docs/deploy.md: with
 # NEWSQA_DATABASE_URL and NEWSQA_CHROMA_HOST set, any number of these containers serve one index.
-# It runs offline: the embedding and spaCy models come inside PyPI packages, and the ONNX export of the
-# embedding model is made while building, so a replica's first start downloads and exports nothing.
+# It runs offline: the embedding and spaCy models come inside PyPI packages, and the embedding model's ONNX
+# export is made while building, so a replica's first start downloads and exports nothing.
 # The reader model (requirements-reader.txt) is not installed: answer_mode auto answers extractively.
-FROM python:3.11-slim
+# PYTHON_IMAGE and TORCH_INDEX_URL let a host that cannot reach Docker Hub or download.pytorch.org
+# build from stand-ins (deploy/offline/, docs/deploy.md).
+ARG PYTHON_IMAGE=python:3.11-slim
+FROM ${PYTHON_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -14,7 +17,8 @@ WORKDIR /app
 
 # torch from PyTorch's CPU index first: PyPI's Linux wheel of torch pulls the CUDA libraries (gigabytes).
 # requirements.txt pins the same version, which pip then finds installed.
-RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+RUN pip install --index-url "$TORCH_INDEX_URL" torch==2.13.0
 COPY requirements.txt ./
 RUN pip install -r requirements.txt
 
@@ -30,8 +34,9 @@ ENV NEWSQA_HOST=0.0.0.0 \
     NEWSQA_DATA_DIR=/var/lib/newsqa \
     HF_HUB_OFFLINE=1
 
-# Export all-MiniLM-L6-v2 to ONNX (int8) now, into /home/newsqa/.cache/newsqa/onnx: index/onnx_encoder.py
-# otherwise does it at the first encode of every new container.
+# Prepare the default embedding model now, into /home/newsqa/.cache/newsqa: the three-layer model written
+# out of its package (index/bundled.py) and its ONNX int8 export (index/onnx_encoder.py). Otherwise every
+# new container does both at its first encode.
 RUN python -c "from core.settings import Settings; from index.embeddings import make_embeddings; \
 make_embeddings(Settings()).embed_query('warm up')"
 

@@ -63,7 +63,7 @@ def test_compose_runs_five_services_each_with_a_health_check(services):
     code = re.fullmatch(r'HEALTHCHECK .*? CMD python -c "(.*)"', healthcheck[0]).group(1)
     compile(code, "HEALTHCHECK", "exec")  # the replicas' check, from the image: it must at least parse
     for name in REPLICAS:
-        assert services[name]["build"] == ".", name
+        assert services[name]["build"]["context"] == ".", name
         assert "test" not in services[name].get("healthcheck", {}), f"{name} would replace the image's check"
 
 
@@ -104,19 +104,35 @@ def test_only_the_proxy_is_published_and_on_loopback_by_default(services):
     assert nginx_directives("listen") == ["80"]
 
 
+def default_of(value: str, variable: str) -> str:
+    """`${VARIABLE:-default}` → default: what compose uses where the variable is unset."""
+    return re.fullmatch(rf"\$\{{{variable}:-(.+)\}}", value)[1]
+
+
 def test_chroma_server_matches_the_chromadb_client_pin(services):
     pin = re.search(r"(?m)^chromadb==(\S+)", (ROOT / "requirements.txt").read_text()).group(1)
-    assert services["chroma"]["image"] == f"chromadb/chroma:{pin}"
+    assert default_of(services["chroma"]["image"], "CHROMA_IMAGE") == f"chromadb/chroma:{pin}"
     assert services["chroma"]["volumes"] == ["chroma-data:/data"]
     assert "/data" in services["chroma"]["command"]
-    assert services["postgres"]["image"].startswith("postgres:")
+    assert default_of(services["postgres"]["image"], "POSTGRES_IMAGE").startswith("postgres:")
+    assert default_of(services["proxy"]["image"], "PROXY_IMAGE").startswith("nginx:")
+    # the stand-ins deploy/offline builds are what docs/deploy.md tells to export
+    built = set(re.findall(r"(?m)^build (newsqa-offline/\S+)", (ROOT / "deploy/offline/build-images.sh").read_text()))
+    for variable in ("PYTHON_IMAGE", "POSTGRES_IMAGE", "CHROMA_IMAGE", "PROXY_IMAGE"):
+        [named] = re.findall(rf"{variable}=(\S+)", DOCS.read_text())
+        assert named in built, variable
 
 
 def test_the_image_installs_the_pinned_cpu_torch_and_runs_serve_unprivileged():
     pin = re.search(r"(?m)^torch==(\S+)", (ROOT / "requirements.txt").read_text()).group(1)
     lines = dockerfile_instructions()
-    assert lines[0].startswith("FROM python:3.11-slim")
-    assert f"RUN pip install --index-url https://download.pytorch.org/whl/cpu torch=={pin}" in lines
+    assert lines[:2] == ["ARG PYTHON_IMAGE=python:3.11-slim", "FROM ${PYTHON_IMAGE}"]
+    assert "ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu" in lines
+    assert f'RUN pip install --index-url "$TORCH_INDEX_URL" torch=={pin}' in lines
+    for name in REPLICAS:  # compose passes the same defaults when the variables are unset
+        args = yaml.safe_load(COMPOSE.read_text())["services"][name]["build"]["args"]
+        assert {variable: default_of(value, variable) for variable, value in args.items()} == {
+            "PYTHON_IMAGE": "python:3.11-slim", "TORCH_INDEX_URL": "https://download.pytorch.org/whl/cpu"}
     users = [line.split()[1] for line in lines if line.startswith("USER ")]
     assert users and users[-1] not in ("root", "0")
     assert lines[-1] == 'CMD ["python", "app.py", "serve"]'
