@@ -108,6 +108,7 @@ def cited_text(answer) -> str:
     ("Who bought SolarCrest?", "Northvale"),  # "agreed to buy": was "Seville", without bought = buy
     ("Who advised SolarCrest?", "Santander"),  # the reader said "Goldman Sachs", who advised Northvale
     ("What level stops the virus spreading?", "Ninety-five percent"),  # the reader's "95%" was unsupported
+    ("How much did Northvale borrow?", "900 million"),  # a sum named as borrowing, asked as borrowing
 ])
 def test_what_the_article_says_is_answered(engine, question, right):
     answer = engine.answer(question)
@@ -162,6 +163,7 @@ def test_no_short_answer_is_claimed_that_the_sentence_does_not_give(engine, ques
     ("What did Lena Fischer say about the deal?", "factories"),  # the reader replied "said"
     ("How many measles cases has the county recorded?", "87"),  # "measles" is not what is counted
     ("What share of five-year-olds had both doses?", "84 percent"),  # the reader's "84%" gave "84"
+    ("How much is Northvale paying for SolarCrest?", "2.1 billion"),  # was "900 million", the new borrowing
 ])
 def test_the_right_kind_of_answer_or_none(engine, question, right):
     answer = engine.answer(question)

@@ -7,6 +7,7 @@ from assistant.answering.extractive.quantity import (
     amount_of_something_else,
     asked_unit,
     counts_something_else,
+    sum_of_something_else,
     wrong_kind_of_time,
 )
 
@@ -148,3 +149,27 @@ CLINICS = "The county will open three clinics and send a van to rural schools, a
 ])
 def test_an_amount_from_a_sentence_about_something_else(question, nouns, other):
     assert amount_of_something_else(question, nouns, CLINICS) is other
+
+
+DEAL = "Northvale will pay for it with cash and new borrowing of 900 million euros."
+CLINIC_COST = "The county will open three clinics, at a cost of 1.2 million dollars paid by the state."
+
+
+@pytest.mark.parametrize("question,sentence,other", [
+    ("How much is Northvale paying for SolarCrest?", DEAL, True),  # borrowed, not the price
+    ("How much will Northvale pay for SolarCrest?", DEAL, True),
+    ("How much did Northvale borrow?", DEAL, False),  # the kind asked
+    ("How much new debt will Northvale take on?", DEAL, False),  # another word of that kind
+    ("How much money is involved?", DEAL, False),  # the question asks no kind: not judged
+    ("How many euros will Northvale borrow?", DEAL, False),  # "how many": not a sum's kind
+    ("How much will the clinics cost?", CLINIC_COST, False),
+    ("How much did the county borrow?", CLINIC_COST, True),  # a cost is no loan
+])
+def test_a_sum_named_as_one_kind_does_not_answer_another(question, sentence, other):
+    start = next(i for i, ch in enumerate(sentence) if ch.isdigit())
+    assert sum_of_something_else(question, sentence, start) is other
+
+
+def test_a_sum_named_by_no_known_kind_is_not_judged():
+    sentence = "The club agreed a package of 40 million pounds for the stadium."
+    assert not sum_of_something_else("How much will the club pay?", sentence, sentence.index("40"))

@@ -119,6 +119,39 @@ def amount_of_something_else(question: str, nouns: list[str], sentence: str) -> 
     return bool(asked) and not asked & {stem(word) for word in tokens(sentence)}
 
 
+# Kinds of sum, by the words that name them. A sum named by a word of one kind ("new borrowing of 900
+# million euros") does not answer a question asking a sum of another kind only ("how much is Northvale
+# paying for SolarCrest?"). A word of no kind here, or a question of none, is not judged.
+_KINDS_OF_SUM = tuple(frozenset(stem(w) for w in words.split()) for words in (
+    "borrow borrowed borrowing loan loans lend lent lending debt debts credit bond bonds financing refinancing",
+    "pay paid paying payment price priced buy bought buying purchase purchased sell sold selling sale deal offer "
+    "bid takeover acquisition acquire acquired valuation value valued worth cost costs fee",
+    "spend spent spending budget investment invest invested expenditure outlay cost costs",
+    "earn earned earnings revenue revenues income profit profits sales turnover salary wage wages",
+    "raise raised raising funding fund funds funded grant grants donation donations donate donated aid subsidy",
+    "lose lost losing loss losses deficit shortfall damage",
+    "fine fined penalty settlement damages compensation",
+))
+_NOUN_OF = re.compile(r"\b([A-Za-z-]+) of (?:(?:about|around|nearly|almost|roughly|some|over|under|up to|more than|"
+                      r"less than|at least|an estimated|a further|another|just|only) )*$", re.I)
+
+
+def sum_of_something_else(question: str, sentence: str, start: int) -> bool:
+    """For "how much": True when the answer `sentence[start:...]` is a sum the sentence names as one kind
+    ("borrowing of 900 million euros": borrowed) while the question asks only another kind (paying).
+    Northvale "will pay for it with cash and new borrowing of 900 million euros" shares more words
+    with "How much is Northvale paying for SolarCrest?" than the lead sentence with the price does."""
+    if not re.search(r"\bhow much\b", question, re.I):
+        return False
+    named = _NOUN_OF.search(sentence[:start])
+    if not named:
+        return False
+    kinds = [kind for kind in _KINDS_OF_SUM if stem(named.group(1).lower()) in kind]
+    asked = {stem(word) for word in tokens(question)}
+    asked_kinds = [kind for kind in _KINDS_OF_SUM if kind & asked]
+    return bool(kinds) and bool(asked_kinds) and not any(kind & asked for kind in kinds)
+
+
 _HOW_LONG = re.compile(r"\bhow long\b", re.I)
 _WHEN = re.compile(r"(?:^|[.!?:;]\s+)(?:(?:and|but|so)\s+)?when\b", re.I)  # a question that starts "when"
 _CALENDAR = re.compile(r"\b(?:jan(?:uary)?|feb(?:ruary)?|march|april|may|june|july|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|"

@@ -30,6 +30,7 @@ from assistant.answering.extractive.quantity import (
     amount_of_something_else,
     asks_amount,
     counts_something_else,
+    sum_of_something_else,
     wrong_kind_of_time,
 )
 from assistant.answering.extractive.patterns import agent_of_another_clause
@@ -125,8 +126,10 @@ class ReaderAnswerer:
         self.last_timings = {key: generation.timings[key] for key in
                              ("prompt_n", "prompt_ms", "predicted_n", "predicted_ms") if key in generation.timings}
         confidence = self.calibration.confidence(features)
-        if found is not None and found.exact and counts_something_else(question, shown[found.sentence].text, found.start, found.end):
-            found = None  # a number that counts something else ("40,000" homes for a population): not an answer
+        if found is not None and found.exact and (
+                counts_something_else(question, shown[found.sentence].text, found.start, found.end)
+                or sum_of_something_else(question, shown[found.sentence].text, found.start)):
+            found = None  # a number that counts something else ("40,000" homes for a population), a loan for a price
         elif found is not None and wrong_kind_of_time(question, answer):
             found = None  # "June 6" for "how long?": when, not how long
         elif found is not None and asks_amount(question) and amount_of_something_else(
