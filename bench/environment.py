@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import shlex
 import sys
 import time
@@ -104,8 +105,15 @@ def loadavg() -> list[float] | None:
         return None
 
 
+_SECRET = re.compile(r"KEY|SECRET|PASSWORD|TOKEN|DATABASE_URL")
+
+
 def command_line() -> str:
-    """The command as a reader would type it from the repository root: `python -m bench.eval ...`."""
+    """The command as a reader would type it from the repository root: `python -m bench.eval ...`, after
+    the NEWSQA_ settings set in the environment (`NEWSQA_ANSWER_MODE=extractive python -m ...`), which
+    change the figures as much as the arguments do. Keys, passwords and database URLs are left out."""
+    settings = [f"{name}={shlex.quote(value)}" for name, value in sorted(os.environ.items())
+                if name.startswith("NEWSQA_") and not _SECRET.search(name)]
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
     if spec is not None and spec.name:
         program = ["-m", spec.name.removesuffix(".__main__")]
@@ -116,7 +124,7 @@ def command_line() -> str:
         except ValueError:
             pass
         program = [str(script)]
-    return " ".join(["python", *program, *map(shlex.quote, sys.argv[1:])])
+    return " ".join([*settings, "python", *program, *map(shlex.quote, sys.argv[1:])])
 
 
 def offline_env() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bench.lib import OUT, ROOT, read_json, targets
 
-_SCRIPT_COMMAND = re.compile(r"^python bench/(\w+)\.py\b")
+_SCRIPT_COMMAND = re.compile(r"^((?:\w+=\S* )*)python bench/(\w+)\.py\b")  # after any NEWSQA_X=... settings
 # Where a run wrote its JSON is not how to reproduce its figures: `report --out-dir` reads them there.
 _OUT_DIR = re.compile(r" --out-dir \S+")
 
@@ -33,7 +33,7 @@ TITLES = {
 
 def command(result: dict, default: str = "") -> str:
     """The command that re-runs a result, as a reader types it from the repository root."""
-    return _OUT_DIR.sub("", _SCRIPT_COMMAND.sub(r"python -m bench.\1", result.get("command") or default))
+    return _OUT_DIR.sub("", _SCRIPT_COMMAND.sub(r"\1python -m bench.\2", result.get("command") or default))
 
 
 def f(value, digits: int = 3) -> str:
