@@ -7,6 +7,7 @@ from assistant.answering.extractive.quantity import (
     amount_of_something_else,
     asked_unit,
     counts_something_else,
+    margin_for_a_total,
     sum_of_something_else,
     wrong_kind_of_time,
 )
@@ -173,3 +174,18 @@ def test_a_sum_named_as_one_kind_does_not_answer_another(question, sentence, oth
 def test_a_sum_named_by_no_known_kind_is_not_judged():
     sentence = "The club agreed a package of 40 million pounds for the stadium."
     assert not sum_of_something_else("How much will the club pay?", sentence, sentence.index("40"))
+
+
+ELECTION = ("Maria Castell was elected mayor of Dunmore on Thursday, beating the sitting mayor, Tom Avery, "
+            "by 412 votes after a night of recounts.")
+
+
+@pytest.mark.parametrize("question,sentence,answer,margin", [
+    ("How many votes did Maria Castell get?", ELECTION, "412", True),  # she won 9,874
+    ("How many votes did Castell win by?", ELECTION, "412", False),  # the margin is asked
+    ("By how many votes did she beat Avery?", ELECTION, "412", False),
+    ("How many member states adopted the charter?", "It was adopted in 1989 by 11 of the 12 member states.", "11", False),
+    ("How much did prices rise?", "Prices rose by 5% in May.", "5%", False),  # a change, not a win
+])
+def test_a_winning_margin_is_no_total(question, sentence, answer, margin):
+    assert margin_for_a_total(question, sentence, sentence.index(answer)) is margin

@@ -16,6 +16,7 @@ from assistant.answering.extractive.names import describes_name, identity_name, 
 from assistant.answering.extractive.quantity import (
     amount_of_something_else,
     counts_something_else,
+    margin_for_a_total,
     sum_of_something_else,
     wrong_kind_of_time,
 )
@@ -166,8 +167,9 @@ class Extractor:
         features = confidence_features(q, best, sents)
         confidence = self.confidence.confidence(features)
         if short and cand is not None and (counts_something_else(question, best.text, cand.start, cand.end)
-                                           or sum_of_something_else(question, best.text, cand.start)):
-            short, confidence = None, 0.0  # "40,000" homes for a population, a loan for a price: not said here
+                                           or sum_of_something_else(question, best.text, cand.start)
+                                           or margin_for_a_total(question, best.text, cand.start)):
+            short, confidence = None, 0.0  # "40,000" homes for a population, a loan for a price, a winning margin
         elif short and amount_of_something_else(question, subject_nouns(docs[0]), best.text):
             short, confidence = None, 0.0  # the cost of the clinics for "How much did the campaign cost?"
         elif short and wants_number(q) and not has_number(short):

@@ -152,6 +152,21 @@ def sum_of_something_else(question: str, sentence: str, start: int) -> bool:
     return bool(kinds) and bool(asked_kinds) and not any(kind & asked for kind in kinds)
 
 
+_MARGIN = re.compile(r"\b(?:won|wins?|winning|beat|beats|beating|beaten|defeated|defeating|led|leads?|leading|ahead|"
+                     r"edged|edging|trailed|trailing|trails?|behind)\b(?:\W+\S+){0,6}?\W+by (?:(?:about|around|nearly|"
+                     r"almost|roughly|some|over|under|more than|less than|at least|just|only|a|an) )*$", re.I)
+
+
+def margin_for_a_total(question: str, sentence: str, start: int) -> bool:
+    """For "how many" and "how much": True when the answer `sentence[start:...]` is the margin of a win
+    or a lead ("beating the sitting mayor, Tom Avery, by 412 votes") and the question asks no margin
+    (it has no "by"). "How many votes did Maria Castell get?" was answered "412" from the headline
+    sentence; she won 9,874."""
+    if not asks_amount(question) or re.search(r"\bby\b", question, re.I):
+        return False
+    return bool(_MARGIN.search(sentence[:start]))
+
+
 _HOW_LONG = re.compile(r"\bhow long\b", re.I)
 _WHEN = re.compile(r"(?:^|[.!?:;]\s+)(?:(?:and|but|so)\s+)?when\b", re.I)  # a question that starts "when"
 _CALENDAR = re.compile(r"\b(?:jan(?:uary)?|feb(?:ruary)?|march|april|may|june|july|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|"

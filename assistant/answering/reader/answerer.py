@@ -30,6 +30,7 @@ from assistant.answering.extractive.quantity import (
     amount_of_something_else,
     asks_amount,
     counts_something_else,
+    margin_for_a_total,
     sum_of_something_else,
     wrong_kind_of_time,
 )
@@ -128,8 +129,10 @@ class ReaderAnswerer:
         confidence = self.calibration.confidence(features)
         if found is not None and found.exact and (
                 counts_something_else(question, shown[found.sentence].text, found.start, found.end)
-                or sum_of_something_else(question, shown[found.sentence].text, found.start)):
-            found = None  # a number that counts something else ("40,000" homes for a population), a loan for a price
+                or sum_of_something_else(question, shown[found.sentence].text, found.start)
+                or margin_for_a_total(question, shown[found.sentence].text, found.start)):
+            found = None  # a number that counts something else ("40,000" homes for a population), a loan for a
+            # price, a winning margin for a total
         elif found is not None and wrong_kind_of_time(question, answer):
             found = None  # "June 6" for "how long?": when, not how long
         elif found is not None and asks_amount(question) and amount_of_something_else(
