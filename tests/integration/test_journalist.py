@@ -1,5 +1,6 @@
-"""A journalist's questions over five articles in one real index (the bundled MiniLM, embedded Chroma):
-the bundled Raqqa sample and made-up stories of a harbour, a court case, a takeover and an outbreak.
+"""A journalist's questions over six articles in one real index (the bundled MiniLM, embedded Chroma):
+the bundled Raqqa sample and made-up stories of a harbour, a court case, a takeover, an outbreak and an
+election.
 Asked in the extractive mode and in the reader mode (the real bundled 1.5B model); each question must
 be answered right or plainly not found.
 
@@ -58,6 +59,12 @@ The county will open three walk-in clinics from September 15, at a cost of 1.2 m
 Parents' group Safe Start, which has campaigned against school vaccine requirements, said it would not oppose the clinics.
 """
 
+ELECTION = """# Castell wins Dunmore mayoral race by 412 votes
+Maria Castell was elected mayor of Dunmore on Thursday, beating the sitting mayor, Tom Avery, by 412 votes after a night of counting.
+Castell, a 41-year-old former school headteacher, won 9,874 votes to Avery's 9,462. Turnout was 38 percent.
+Castell will take office on May 18.
+"""
+
 MODES = ["extractive", pytest.param("reader", marks=pytest.mark.skipif(
     os.environ.get("NEWSQA_SKIP_READER") == "1", reason="NEWSQA_SKIP_READER=1"))]
 
@@ -70,6 +77,7 @@ def articles(tmp_path_factory):
     (folder / "articles" / "court.md").write_text(COURT, encoding="utf-8")
     (folder / "articles" / "deal.md").write_text(DEAL, encoding="utf-8")
     (folder / "articles" / "health.md").write_text(HEALTH, encoding="utf-8")
+    (folder / "articles" / "election.md").write_text(ELECTION, encoding="utf-8")
     shutil.copy(SAMPLE, folder / "articles" / SAMPLE.name)
     return folder
 
@@ -109,6 +117,8 @@ def cited_text(answer) -> str:
     ("Who advised SolarCrest?", "Santander"),  # the reader said "Goldman Sachs", who advised Northvale
     ("What level stops the virus spreading?", "Ninety-five percent"),  # the reader's "95%" was unsupported
     ("How much did Northvale borrow?", "900 million"),  # a sum named as borrowing, asked as borrowing
+    ("By how many votes did Castell win?", "412"),  # the margin, asked as one
+    ("When will Castell take office?", "May 18"),
 ])
 def test_what_the_article_says_is_answered(engine, question, right):
     answer = engine.answer(question)
@@ -164,6 +174,7 @@ def test_no_short_answer_is_claimed_that_the_sentence_does_not_give(engine, ques
     ("How many measles cases has the county recorded?", "87"),  # "measles" is not what is counted
     ("What share of five-year-olds had both doses?", "84 percent"),  # the reader's "84%" gave "84"
     ("How much is Northvale paying for SolarCrest?", "2.1 billion"),  # was "900 million", the new borrowing
+    ("How many votes did Maria Castell get?", "9,874"),  # was "412" (extractive), her winning margin
 ])
 def test_the_right_kind_of_answer_or_none(engine, question, right):
     answer = engine.answer(question)
