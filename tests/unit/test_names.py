@@ -19,8 +19,8 @@ def test_the_names_a_question_asks_about(question, names):
     assert asked_names(question) == names
 
 
-def passage(doc_id: str, text: str, title: str = "") -> RetrievedPassage:
-    return RetrievedPassage(passage_id=f"{doc_id}:{len(text)}", doc_id=doc_id, title=title, source="test",
+def passage(doc_id: str, text: str, title: str = "", source: str = "test") -> RetrievedPassage:
+    return RetrievedPassage(passage_id=f"{doc_id}:{len(text)}", doc_id=doc_id, title=title, source=source,
                             published=None, text=text, start=0, sentences=[(0, len(text))])
 
 
@@ -41,6 +41,17 @@ def test_names_count_across_the_articles_retrieved_passages_and_its_title():
     assert missing_names("What did Okafor say about Storm Hollis?", PASSAGES, "harbour") == []
     assert missing_names("When did Port Ellis vote?", PASSAGES, "harbour") == []  # in the title only
     assert missing_names("What did Okafor say?", PASSAGES, "war") == ["okafor"]
+
+
+def test_a_publisher_is_named_by_its_articles_web_address():
+    fact = "The Justice Department is focused on the deals Google makes to be the default search engine."
+    verge = [passage("v", fact, "Apple defends Google Search deal", "https://www.theverge.com/2023/9/26/apple")]
+    assert missing_names("Which company, reported by The Verge, pays to be the default?", verge, "v") == []
+    crunch = [passage("t", fact, "", "https://techcrunch.com/2023/10/google")]
+    assert missing_names("Which company, reported by TechCrunch, pays to be the default?", crunch, "t") == []
+    assert missing_names("Which company, reported by TechCrunch, pays to be the default?", verge, "v") == ["techcrunch"]
+    local = [passage("f", fact, "", "verge.txt")]  # a file's name is no publisher
+    assert missing_names("Which company, reported by The Verge, pays to be the default?", local, "f") == ["verg"]
 
 
 def test_a_question_that_names_nothing_misses_nothing():

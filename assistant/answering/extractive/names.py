@@ -3,8 +3,8 @@
 "How many people died in Storm Hollis?", asked of a harbour story and a Syrian war story, was
 answered "hundreds" from the war story ("hundreds of civilians have died"): a sentence that fits the
 question's shape, in an article that never mentions Storm Hollis. An answer is only as good as its
-article, so an answer whose article (the retrieved passages of it, and its title) lacks a name or a
-number the question asks about is a "not found".
+article, so an answer whose article (the retrieved passages of it, its title, and the site its web
+address names) lacks a name or a number the question asks about is a "not found".
 
 Measured with the extractive answerer (`python -m bench.eval squad2|realtimeqa --index-dir DIR`,
 BENCHMARKS.md): most questions it stops were answered wrongly before, and SQuAD 2.0's unanswerable
@@ -16,6 +16,7 @@ Also here: who "Who is X?" asks about, and whether a description stands right be
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from assistant.answering.base import RetrievedPassage
 from assistant.answering.extractive.text import STOP, content_stems, stem, tokens
@@ -76,19 +77,36 @@ def _written_out(text: str, acronym: str) -> bool:
     return False
 
 
+def publisher(source: str) -> str:
+    """The site a web address names, its words run together: "theverge" for
+    https://www.theverge.com/2023/9/26/..., "" for a file name."""
+    host = (urlsplit(source).hostname or "") if re.match(r"https?://", source, re.I) else ""
+    labels = [label for label in host.lower().split(".") if label not in _HOST_NOISE]
+    return max(labels, key=len, default="")
+
+
+_HOST_NOISE = frozenset("www m amp news edition com org net co uk au us ca de fr io tv info".split())
+
+
 def missing_names(question: str, passages: list[RetrievedPassage], doc_id: str) -> list[str]:
     """The question's names and numbers (`asked_names`) that article `doc_id` lacks, as far as the
-    retrieved passages of it and its title show. A run of words also counts as there when the article
-    has its initials ("EU" for "European Union"), and an acronym when the article writes it out."""
+    retrieved passages of it, its title and its web address show. A run of words also counts as there
+    when the article has its initials ("EU" for "European Union"), an acronym when the article writes
+    it out, and a publisher's name when the address is its site ("Which company, reported by
+    TechCrunch, ..." of an article from techcrunch.com, whose text never says TechCrunch)."""
     names = _asked(question)
     if not names:
         return []
-    texts = [text for p in passages if p.doc_id == doc_id for text in (p.text, p.title or "")]
+    mine = [p for p in passages if p.doc_id == doc_id]
+    texts = [text for p in mine for text in (p.text, p.title or "")]
     found = {word for text in texts for word in content_stems(text)}
+    sites = {site for p in mine if (site := publisher(p.source))}
 
     def there(name: str, initials: str, acronym: bool) -> bool:
         if name in found or (initials and not acronym and initials in found):
             return True
+        if len(name) >= 3 and any(name in site for site in sites):
+            return True  # "TechCrunch" (techcrunch), "The Verge" (verg, of theverge)
         return acronym and any(_written_out(text, initials) for text in texts)
 
     return [name for name, initials, acronym in names if not there(name, initials, acronym)]
