@@ -5,6 +5,7 @@ from `python -m bench.eval ...` (see BENCHMARKS.md), not from tests.
 """
 
 import json
+import re
 import subprocess
 import sys
 
@@ -108,7 +109,9 @@ def test_eval_script_runs_end_to_end_and_report_renders_it(tmp_path):
     assert "| retrieval recall@5" in done.stdout and "BERT (single model)" in done.stdout
 
     result = json.loads((tmp_path / "eval_squad2_limit2_small.json").read_text())
-    assert result["command"].startswith("python -m bench.eval squad2 --limit 2 --small-corpus")
+    # the NEWSQA_ settings it ran with come first (tests/conftest.py sets the extractive mode)
+    assert re.fullmatch(r"(NEWSQA_\w+=\S+ )+python -m bench\.eval squad2 --limit 2 --small-corpus .*", result["command"])
+    assert "NEWSQA_ANSWER_MODE=extractive " in result["command"]
     scores = result["scores"]
     assert scores["n"] == 2 and len(result["questions"]) == 2
     for key in ("recall_at_k", "answer_accuracy", "em", "f1", "abstention_rate", "wrong_abstention_rate",
