@@ -15,9 +15,7 @@ from assistant.answering.extractive.confidence import ConfidenceModel, confidenc
 from assistant.answering.extractive.names import describes_name, identity_name, missing_names
 from assistant.answering.extractive.quantity import (
     amount_of_something_else,
-    counts_something_else,
-    margin_for_a_total,
-    sum_of_something_else,
+    number_of_something_else,
     wrong_kind_of_time,
 )
 from assistant.answering.extractive.question import MEASURES, SPEECH, ROLE_W, analyse_question, apply_parse, asked_role_said
@@ -166,9 +164,7 @@ class Extractor:
                 chosen, short = [named, best], named.text[start:end]
         features = confidence_features(q, best, sents)
         confidence = self.confidence.confidence(features)
-        if short and cand is not None and (counts_something_else(question, best.text, cand.start, cand.end)
-                                           or sum_of_something_else(question, best.text, cand.start)
-                                           or margin_for_a_total(question, best.text, cand.start)):
+        if short and cand is not None and number_of_something_else(question, best.text, cand.start, cand.end):
             short, confidence = None, 0.0  # "40,000" homes for a population, a loan for a price, a winning margin
         elif short and amount_of_something_else(question, subject_nouns(docs[0]), best.text):
             short, confidence = None, 0.0  # the cost of the clinics for "How much did the campaign cost?"

@@ -148,8 +148,7 @@ def sum_of_something_else(question: str, sentence: str, start: int) -> bool:
         return False
     kinds = [kind for kind in _KINDS_OF_SUM if stem(named.group(1).lower()) in kind]
     asked = {stem(word) for word in tokens(question)}
-    asked_kinds = [kind for kind in _KINDS_OF_SUM if kind & asked]
-    return bool(kinds) and bool(asked_kinds) and not any(kind & asked for kind in kinds)
+    return bool(kinds) and any(kind & asked for kind in _KINDS_OF_SUM) and not any(kind & asked for kind in kinds)
 
 
 _MARGIN = re.compile(r"\b(?:won|wins?|winning|beat|beats|beating|beaten|defeated|defeating|led|leads?|leading|ahead|"
@@ -165,6 +164,13 @@ def margin_for_a_total(question: str, sentence: str, start: int) -> bool:
     if not asks_amount(question) or re.search(r"\bby\b", question, re.I):
         return False
     return bool(_MARGIN.search(sentence[:start]))
+
+
+def number_of_something_else(question: str, sentence: str, start: int, end: int) -> bool:
+    """The number checks both answerers apply to an answer found at `sentence[start:end]`: a count of
+    another thing, a sum of another kind, or a winning margin for a total."""
+    return (counts_something_else(question, sentence, start, end) or sum_of_something_else(question, sentence, start)
+            or margin_for_a_total(question, sentence, start))
 
 
 _HOW_LONG = re.compile(r"\bhow long\b", re.I)

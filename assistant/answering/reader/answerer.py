@@ -29,9 +29,7 @@ from assistant.answering.extractive.names import describes_name, identity_name, 
 from assistant.answering.extractive.quantity import (
     amount_of_something_else,
     asks_amount,
-    counts_something_else,
-    margin_for_a_total,
-    sum_of_something_else,
+    number_of_something_else,
     wrong_kind_of_time,
 )
 from assistant.answering.extractive.patterns import agent_of_another_clause
@@ -127,10 +125,8 @@ class ReaderAnswerer:
         self.last_timings = {key: generation.timings[key] for key in
                              ("prompt_n", "prompt_ms", "predicted_n", "predicted_ms") if key in generation.timings}
         confidence = self.calibration.confidence(features)
-        if found is not None and found.exact and (
-                counts_something_else(question, shown[found.sentence].text, found.start, found.end)
-                or sum_of_something_else(question, shown[found.sentence].text, found.start)
-                or margin_for_a_total(question, shown[found.sentence].text, found.start)):
+        if found is not None and found.exact and number_of_something_else(
+                question, shown[found.sentence].text, found.start, found.end):
             found = None  # a number that counts something else ("40,000" homes for a population), a loan for a
             # price, a winning margin for a total
         elif found is not None and wrong_kind_of_time(question, answer):
