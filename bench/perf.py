@@ -199,7 +199,8 @@ def profile_ours(articles, embeddings, top: int = 14) -> str:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def pad_ours(index, articles, target: int, reuse: ReusedVectors, first_copy: int) -> tuple[int, int, float]:
+def pad_ours(index, articles, target: int, reuse: ReusedVectors, first_copy: int,
+             progress=None) -> tuple[int, int, float]:
     """Add synthetic copies until the catalog holds `target` passages. Returns (passages, next copy, seconds).
 
     For speed this writes in bulk with `ArticleIndex.add_passages` (one Chroma upsert per ~4000 passages,
@@ -217,6 +218,8 @@ def pad_ours(index, articles, target: int, reuse: ReusedVectors, first_copy: int
         if texts:
             vectors = np.concatenate([reuse.encode(texts[start : start + 4000]) for start in range(0, len(texts), 4000)])
             index.add_passages(pending, vectors, batch=4000)
+            if progress:
+                progress(passages, time.perf_counter() - started)
         pending.clear()
 
     while passages < target:

@@ -1,8 +1,8 @@
 """The shared mode against the embedded default, on one machine: warm query latency, served answers/s,
-disk, memory and build rate at ~20k and ~200k passages.
+disk, memory and build rate at ~20k and ~200k passages (or the sizes `--scales` names).
 
     python -m bench.shared [--quick] [--scales 20000,200000] [--clients 8,32] [--seconds 15]
-                           [--articles 150] [--questions 40] [--out-dir bench/out]
+                           [--articles 150] [--questions 40] [--copy-shared] [--out-dir bench/out]
 
 Three configurations answer from the same content:
 - `embedded`: the default, a SQLite catalog and Chroma inside one `app.py serve` process;
@@ -91,7 +91,8 @@ def start_replica(data_dir: Path, env: dict, logs: Path) -> tuple[subprocess.Pop
     port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    server = start_serve(data_dir, port, env, logs / f"serve-{port}.log")
+    # a large embedded index takes a while to open: allow minutes, not the tests' four
+    server = start_serve(data_dir, port, env, logs / f"serve-{port}.log", timeout=900.0)
     return server, f"http://127.0.0.1:{port}", time.perf_counter() - started
 
 
@@ -153,6 +154,52 @@ def measure_served(row: dict, work: Path, shared: dict, questions: list[dict], c
             stop_replica(process)
 
 
+def analyze(url: str) -> None:
+    """Fresh planner statistics after a bulk write, as autovacuum's analyze would give within a minute or
+    so; without them the lexical query right after padding took 2x as long (200 against 121 ms at 20k)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ANALYZE")
+
+
+def copy_shared(embedded: Path, chroma, shared_index) -> dict:
+    """Make the shared stores hold what the (closed) embedded index in `embedded` holds: its catalog's
+    documents into PostgreSQL (those already there at the same version are skipped), and its Chroma
+    folder as the `chroma run` server's, which reads the same on-disk format (the server is stopped
+    for the copy and restarted on its port; the shared index's handle reconnects by itself)."""
+    from index.catalog import SQLITE_NAME, SQLiteCatalog
+    from index.catalog.copy import copy_catalog
+
+    before = shared_index.catalog.count()[1]
+    log(f"copying the embedded catalog into PostgreSQL ({before} passages there)")
+    started = time.perf_counter()
+    source = SQLiteCatalog(embedded / SQLITE_NAME)
+    total, shown = source.count()[0], [0]
+
+    def progress(documents: int) -> None:
+        if documents - shown[0] >= max(total // 20, 1000):
+            shown[0] = documents
+            log(f"  {documents} of {total} documents, {time.perf_counter() - started:.0f} s")
+
+    try:
+        copied = copy_catalog(source, shared_index.catalog, progress=progress)
+    finally:
+        source.close()
+    catalog_s = time.perf_counter() - started
+    log(f"  copied {copied['copied']} documents ({copied['passages']} passages) in {catalog_s:.0f} s; now Chroma's folder")
+    chroma.stop(graceful=True)
+    shutil.rmtree(chroma.folder / "db")
+    shutil.copytree(embedded / "chroma", chroma.folder / "db")
+    chroma.start()
+    passages = shared_index.catalog.count()[1]
+    if shared_index.vectors.count() != passages:  # the server did not take the folder as written
+        raise RuntimeError(f"chroma run holds {shared_index.vectors.count()} vectors, the catalog {passages} passages")
+    seconds = time.perf_counter() - started
+    return {"passages": passages, "added": passages - before, "seconds": seconds, "catalog_s": catalog_s,
+            "passages_per_s": (passages - before) / seconds if passages > before else None, "copied": True}
+
+
 def run(args) -> dict:
     environment.offline_env()
     from index.chunker import chunk_article
@@ -160,7 +207,8 @@ def run(args) -> dict:
 
     where = {"cpu": environment.machine()["cpu"], "flags": environment.cpu_flags(), "loadavg": environment.loadavg()}
     result: dict = {"command": environment.command_line(), "machine": environment.machine(), "where": where,
-                    "loadavg_start": environment.loadavg(), "configs": CONFIGS, "scales": []}
+                    "loadavg_start": environment.loadavg(), "configs": CONFIGS, "scales": [],
+                    "copy_shared": args.copy_shared}
     work = Path(tempfile.mkdtemp(prefix="bench-shared-"))
     with ExitStack() as stack:
         stack.callback(shutil.rmtree, work, ignore_errors=True)
@@ -193,14 +241,34 @@ def run(args) -> dict:
             if index is None:
                 settings, index = open_ours(work / "embedded", model, **overrides)
             row: dict = {"target": target, "loadavg_start": environment.loadavg(), "build": {}, "latency": {}}
-            for name, one in (("embedded", index), ("shared", shared_index)):
+
+            def pad(name: str, one) -> None:
                 before = one.catalog.count()[1]
                 log(f"padding {name} from {before} to ~{target} passages")
-                passages, copies[name], seconds = pad_ours(one, articles, target, ReusedVectors(vectors), copies[name])
+                every = max(target // 20, 8000)  # about twenty progress lines per size
+                marks = iter(range(before + every, target + every, every))
+                mark = [next(marks)]
+
+                def progress(done: int, seconds: float) -> None:
+                    if done >= mark[0]:
+                        log(f"  {name}: {done} passages, {(done - before) / seconds:.0f}/s")
+                        mark[0] = next(marks, target + every)
+
+                passages, copies[name], seconds = pad_ours(one, articles, target, ReusedVectors(vectors), copies[name],
+                                                           progress)
                 added = passages - before
                 row["build"][name] = {"passages": passages, "added": added, "seconds": seconds,
                                       "passages_per_s": added / seconds if added else None}
-                log(f"  {passages} passages (+{added} in {seconds:.0f} s)")
+                log(f"  {name}: {passages} passages (+{added} in {seconds:.0f} s)")
+
+            pad("embedded", index)
+            if args.copy_shared:
+                index.close()  # its files are copied while closed
+                row["build"]["shared"] = copy_shared(work / "embedded", chroma, shared_index)
+                settings, index = open_ours(work / "embedded", model, **overrides)
+            else:
+                pad("shared", shared_index)
+            analyze(shared["database_url"])
             row["passages"] = row["build"]["embedded"]["passages"]
             for name, one, its in (("embedded", index, settings), ("shared", shared_index, shared_settings)):
                 log(f"warm ask, {name}: {len(asked)} questions")
@@ -243,7 +311,8 @@ def render(result: dict, heading: str = "##") -> str:
            "- Served: POST /api/ask on loopback, each client posting the next question as soon as it has its answer; "
            f"each replica answers in {result.get('answer_workers', '?')} answer worker process(es) (`answer_workers` "
            "unset: one per core beyond the first). PostgreSQL (fsync off, shared_buffers 64MB), `chroma run`, the "
-           "replicas and the load generator all share these cores.", ""]
+           "replicas and the load generator all share these cores. PostgreSQL's statistics are refreshed (`ANALYZE`) "
+           "after each size's writes, as its autovacuum would be soon after.", ""]
     scales = result["scales"]
     out += [f"{heading}# Warm ask latency, one client (ms)", "",
             table(["passages", "backend", "ask p50", "ask p95", "retrieve p50", "retrieve p95", "answer p50"],
@@ -264,7 +333,10 @@ def render(result: dict, heading: str = "##") -> str:
                     b["added"], f(b["seconds"], 1), f(b["passages_per_s"], 0)]
                    for s in scales for name, b in s["build"].items()]), "",
             "(catalog: the SQLite files, or `pg_database_size`, which leaves out PostgreSQL's WAL; vectors: Chroma's "
-            "folder, allocated blocks. Padding rate: copies chunked and written with reused vectors, no embedding.)", ""]
+            "folder, allocated blocks. Padding rate: copies chunked and written with reused vectors, no embedding"
+            + ("; the shared stores were filled by copying the embedded ones (`--copy-shared`): PostgreSQL by "
+               "`copy_catalog`, as `app.py copy-catalog` does, and Chroma's folder copied as files for `chroma run`, "
+               "so the shared row's seconds are that copy's.)" if result.get("copy_shared") else ".)"), ""]
     processes = list(dict.fromkeys(k for s in scales for k in s["memory"]))
     out += [f"{heading}# Peak memory (RSS MiB, VmHWM) and start-up", "",
             table(["process", *[str(s["passages"]) for s in scales]],
@@ -287,6 +359,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, help="length of each served run (default 15; quick 2)")
     parser.add_argument("--articles", type=int, help="RealTime QA articles embedded for real (default 150; quick 12)")
     parser.add_argument("--questions", type=int, help="asks per backend and size for latency (default 40; quick 5)")
+    parser.add_argument("--copy-shared", action="store_true",
+                        help="fill the shared stores by copying the padded embedded ones (catalog rows into "
+                             "PostgreSQL, Chroma's folder as files) instead of padding them again: for large sizes")
     parser.add_argument("--out-dir", type=Path, default=OUT)
     args = parser.parse_args(argv)
     args.scales = [int(s) for s in (args.scales or ("600" if args.quick else "20000,200000")).split(",") if s]

@@ -214,10 +214,13 @@ def test_perf_times_our_ingest_stages_and_pads_through_the_index(tmp_path):
 
 
 @needs_data
-def test_shared_bench_measures_every_configuration(tmp_path):
+@pytest.mark.parametrize("copy", [False, True], ids=["padded", "copied"])
+def test_shared_bench_measures_every_configuration(tmp_path, copy):
     """`python -m bench.shared --quick` for real: its own PostgreSQL, `chroma run` and `app.py serve`
-    replicas, a few hundred passages and 2 s of load per configuration (about a minute)."""
-    command = [sys.executable, "-m", "bench.shared", "--quick", "--out-dir", str(tmp_path)]
+    replicas, a few hundred passages and 2 s of load per configuration (about a minute). With
+    `--copy-shared` the shared stores are copies of the embedded ones (the catalog's rows, Chroma's
+    folder under a restarted `chroma run`), and the replicas answer from them."""
+    command = [sys.executable, "-m", "bench.shared", "--quick", "--out-dir", str(tmp_path)] + ["--copy-shared"] * copy
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
 
@@ -227,6 +230,7 @@ def test_shared_bench_measures_every_configuration(tmp_path):
     assert all(row["answers"] > 0 and row["errors"] == 0 for row in size["served"]), size["served"]
     build = size["build"]
     assert build["embedded"]["passages"] == build["shared"]["passages"] >= 600  # the same content in both backends
+    assert build["shared"].get("copied", False) is copy and result["copy_shared"] is copy
     assert set(size["latency"]) == {"embedded", "shared"} and all(t["ask"]["n"] == 5 for t in size["latency"].values())
     assert all(mib > 0 for mib in size["sizes"].values()) and all(size["memory"].values())
     assert result["where"]["flags"] is not None and result["loadavg_start"]
