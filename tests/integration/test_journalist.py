@@ -175,6 +175,8 @@ def test_no_short_answer_is_claimed_that_the_sentence_does_not_give(engine, ques
     ("What share of five-year-olds had both doses?", "84 percent"),  # the reader's "84%" gave "84"
     ("How much is Northvale paying for SolarCrest?", "2.1 billion"),  # was "900 million", the new borrowing
     ("How many votes did Maria Castell get?", "9,874"),  # was "412" (extractive), her winning margin
+    ("How old is Maria Castell?", "41"),  # was "412 votes" (extractive), her margin
+    ("When was the deal announced?", "Friday"),  # was "2030" (extractive), of "double our output by 2030"
 ])
 def test_the_right_kind_of_answer_or_none(engine, question, right):
     answer = engine.answer(question)

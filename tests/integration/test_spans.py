@@ -6,7 +6,7 @@ import pytest
 from assistant.answering.extractive.answerer import default_nlp
 from assistant.answering.extractive.patterns import agent_of_another_clause
 from assistant.answering.extractive.question import analyse_question, apply_parse
-from assistant.answering.extractive.spans import measured, subject_nouns
+from assistant.answering.extractive.spans import measured, subject_nouns, with_scale
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +26,23 @@ def nlp():
 def test_a_measure_keeps_its_unit_and_drops_a_leading_preposition(nlp, sentence, answer, widened):
     start = sentence.index(answer)
     first, last = measured(nlp(sentence), start, start + len(answer))
+    assert sentence[first:last] == widened
+
+
+@pytest.mark.parametrize("sentence,answer,widened", [
+    ("It made a profit of 95 million a year earlier.", "95", "95 million"),  # the reader's "95"
+    ("It lost $340 million in the quarter.", "340", "$340 million"),
+    ("It paid 12 million euros for the site.", "12", "12 million euros"),
+    ("Its shares fell 7 percent.", "7", "7 percent"),
+    ("Prices rose 5% in May.", "5", "5%"),
+    ("She won 9,874 votes.", "9,874", "9,874"),  # counted votes: no scale, unchanged
+    ("It received aid in 2021 on condition.", "2021", "2021"),
+    ("It paid 12 million euros.", "12 million euros", "12 million euros"),  # already whole
+    ("It was founded by Pablo Ruiz.", "Pablo Ruiz", "Pablo Ruiz"),  # no number
+])
+def test_a_bare_number_keeps_its_scale_and_currency(sentence, answer, widened):
+    start = sentence.index(answer)
+    first, last = with_scale(sentence, start, start + len(answer))
     assert sentence[first:last] == widened
 
 

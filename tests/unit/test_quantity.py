@@ -4,9 +4,11 @@ import pytest
 
 from assistant.answering.extractive.quantity import (
     PEOPLE,
+    age_of_something_else,
     amount_of_something_else,
     asked_unit,
     counts_something_else,
+    deadline_for_a_past_when,
     margin_for_a_total,
     sum_of_something_else,
     wrong_kind_of_time,
@@ -165,6 +167,9 @@ CLINIC_COST = "The county will open three clinics, at a cost of 1.2 million doll
     ("How many euros will Northvale borrow?", DEAL, False),  # "how many": not a sum's kind
     ("How much will the clinics cost?", CLINIC_COST, False),
     ("How much did the county borrow?", CLINIC_COST, True),  # a cost is no loan
+    ("What price did Northvale agree?", DEAL, True),  # the reader said "900 million euros"
+    ("What was the price of SolarCrest?", DEAL, True),
+    ("What did Northvale borrow?", DEAL, False),  # "what" alone asks no sum
 ])
 def test_a_sum_named_as_one_kind_does_not_answer_another(question, sentence, other):
     start = next(i for i, ch in enumerate(sentence) if ch.isdigit())
@@ -189,3 +194,37 @@ ELECTION = ("Maria Castell was elected mayor of Dunmore on Thursday, beating the
 ])
 def test_a_winning_margin_is_no_total(question, sentence, answer, margin):
     assert margin_for_a_total(question, sentence, sentence.index(answer)) is margin
+
+
+ELECTED = "Maria Castell was elected mayor of Dunmore on Thursday, beating Tom Avery by 412 votes."
+
+
+@pytest.mark.parametrize("question,sentence,answer,other", [
+    ("How old is Maria Castell?", ELECTED, "412", True),  # her margin is no age
+    ("How old is Maria Castell?", ELECTED, "412 votes", True),
+    ("How old is Maria Castell?", "Castell, a 41-year-old former headteacher, won.", "41", False),
+    ("How old is Maria Castell?", "Castell, a 41-year-old former headteacher, won.", "41-year-old", False),
+    ("How old was the victim?", "The victim, aged 23, was taken to hospital.", "23", False),
+    ("What age did he retire at?", "He retired at the age of 65 in 2010.", "65", False),
+    ("How old is Halden Ales?", "Halden Ales employs 310 people.", "310", True),
+    ("How old is the pier?", "The 120-year-old pier was wrecked.", "120", False),
+    ("How old is the singer?", "Adele, 35, will tour in May.", "35", False),  # between commas after a name
+    ("How old is the singer?", "Adele (35) will tour in May.", "35", False),
+    ("How old is the singer?", "She sold 35 million records.", "35 million", True),
+    ("How many votes did Castell win?", ELECTED, "412", False),  # no age asked: not this check's business
+])
+def test_a_number_is_an_age_only_where_the_sentence_gives_one(question, sentence, answer, other):
+    assert age_of_something_else(question, sentence, *span(sentence, answer)) is other
+
+
+QUOTE = "\"This deal gives us the factories we need to double our solar output by 2030,\" said Lena Fischer."
+
+
+@pytest.mark.parametrize("question,sentence,answer,deadline", [
+    ("When was the deal announced?", QUOTE, "2030", True),  # a target, not when it happened
+    ("When did the council approve the plan?", "The council must approve the plan by the end of 2024.", "2024", True),
+    ("When will the plant double its output?", QUOTE, "2030", False),  # asked about the future: the target answers
+    ("When was the deal announced?", "The deal was announced on Friday.", "Friday", False),
+])
+def test_a_deadline_does_not_say_when_something_was_done(question, sentence, answer, deadline):
+    assert deadline_for_a_past_when(question, sentence, sentence.index(answer)) is deadline

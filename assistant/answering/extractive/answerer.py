@@ -59,6 +59,9 @@ class ExtractiveResult:
     short_answer: str | None  # a span copied verbatim from sentences[0].text, or None
     confidence: float  # higher = more sure the passages answer the question
     ranked: list[EvidenceSentence] = field(default_factory=list)  # the best CANDIDATES sentences, best first: what a reader reads
+    # the confidence before the checks of the short answer zeroed it ("412" votes for an age): how well
+    # the best sentences match, which a reader that answers otherwise from them still goes by
+    evidence_confidence: float | None = None
 
 
 @dataclass
@@ -163,7 +166,7 @@ class Extractor:
                 named, (start, end) = speaker
                 chosen, short = [named, best], named.text[start:end]
         features = confidence_features(q, best, sents)
-        confidence = self.confidence.confidence(features)
+        confidence = evidence_confidence = self.confidence.confidence(features)
         if short and cand is not None and number_of_something_else(question, best.text, cand.start, cand.end):
             short, confidence = None, 0.0  # "40,000" homes for a population, a loan for a price, a winning margin
         elif short and amount_of_something_else(question, subject_nouns(docs[0]), best.text):
@@ -173,7 +176,9 @@ class Extractor:
         elif short and wrong_kind_of_time(question, short):
             short = None  # "three years" for "when?": the sentence may still say when, so it is shown
         if missing_names(question, passages, passages[best.passage].doc_id):
-            short, confidence = None, 0.0  # "Storm Hollis" asked, an article without it answers: not this article
+            # "Storm Hollis" asked, an article without it answers: not this article, so not its sentences either
+            short, confidence = None, 0.0
+            evidence_confidence = 0.0
         features["parsed"] = float(len(top))  # diagnostics for the bench, not confidence inputs
         features["embedded"] = float(any(s.emb is not None for s in sents))
         result = ExtractiveResult(
@@ -183,6 +188,7 @@ class Extractor:
             short_answer=short,
             confidence=confidence,
             ranked=[EvidenceSentence(s.passage, s.start, s.end, s.text, round(s.score, 4)) for s in order[:CANDIDATES]],
+            evidence_confidence=evidence_confidence,
         )
         return Outcome(result, features)
 

@@ -136,12 +136,16 @@ _NOUN_OF = re.compile(r"\b([A-Za-z-]+) of (?:(?:about|around|nearly|almost|rough
                       r"less than|at least|an estimated|a further|another|just|only) )*$", re.I)
 
 
+_SUM_ASKED = re.compile(r"\bhow much\b|\bwhat\s+(?:(?:was|is|were|are|will|be|the|a|its|their)\s+){0,3}"
+                        r"(?:price|sum|amount|cost|fee|value|valuation)\b", re.I)
+
+
 def sum_of_something_else(question: str, sentence: str, start: int) -> bool:
-    """For "how much": True when the answer `sentence[start:...]` is a sum the sentence names as one kind
+    """For "how much" or "what price" (sum, amount, cost...): True when the answer `sentence[start:...]` is a sum the sentence names as one kind
     ("borrowing of 900 million euros": borrowed) while the question asks only another kind (paying).
     Northvale "will pay for it with cash and new borrowing of 900 million euros" shares more words
     with "How much is Northvale paying for SolarCrest?" than the lead sentence with the price does."""
-    if not re.search(r"\bhow much\b", question, re.I):
+    if not _SUM_ASKED.search(question):
         return False
     named = _NOUN_OF.search(sentence[:start])
     if not named:
@@ -166,11 +170,44 @@ def margin_for_a_total(question: str, sentence: str, start: int) -> bool:
     return bool(_MARGIN.search(sentence[:start]))
 
 
+_AGE_ASKED = re.compile(r"\b(?:how old|what age|at what age|(?:the|his|her|their) age)\b", re.I)
+_AN_AGE = re.compile(r"(?:\d+|[a-z]+(?:-[a-z]+)?)[\s-]+years?[\s-]+old\b|\b(?:aged?|ages)\s+(?:of\s+)?\d+|"
+                     r"\d+\s+years\s+of\s+age\b", re.I)
+
+
+def age_of_something_else(question: str, sentence: str, start: int, end: int) -> bool:
+    """For "how old": True when the answer `sentence[start:end]` is a number the sentence does not give as
+    an age: an age reads "41-year-old", "41 years old", "aged 41", or stands between commas or brackets
+    after a name ("Castell, 41, ..."). "How old is Maria Castell?" was answered "412 votes", her margin."""
+    if not _AGE_ASKED.search(question):
+        return False
+    around = sentence[max(0, start - 12):end + 14]
+    if _AN_AGE.search(around):
+        return False
+    before, after = sentence[:start].rstrip(), sentence[end:].lstrip()
+    bare = re.fullmatch(r"\d{1,3}", sentence[start:end].strip())
+    named = re.search(r"[A-Z][\w'.-]*\s*[,(]$", before)
+    return not (bare and named and after[:1] in {",", ")"})
+
+
+_PAST_WHEN = re.compile(r"^\W*when\s+(?:was|were|did|had)\b", re.I)
+_DEADLINE = re.compile(r"\bby\s+(?:the\s+(?:end|middle|start|beginning)\s+of\s+)?$", re.I)
+
+
+def deadline_for_a_past_when(question: str, sentence: str, start: int) -> bool:
+    """For a "when" asked in the past ("When was the deal announced?"): True when the answer
+    `sentence[start:...]` follows "by", a deadline or target ("double our solar output by 2030"), which
+    says when something should be done, not when it was."""
+    return bool(_PAST_WHEN.search(question) and _DEADLINE.search(sentence[:start]))
+
+
 def number_of_something_else(question: str, sentence: str, start: int, end: int) -> bool:
     """The number checks both answerers apply to an answer found at `sentence[start:end]`: a count of
-    another thing, a sum of another kind, or a winning margin for a total."""
+    another thing, a sum of another kind, a winning margin for a total, a number that is no age for "how
+    old", or a deadline's year for when something was done."""
     return (counts_something_else(question, sentence, start, end) or sum_of_something_else(question, sentence, start)
-            or margin_for_a_total(question, sentence, start))
+            or margin_for_a_total(question, sentence, start) or age_of_something_else(question, sentence, start, end)
+            or deadline_for_a_past_when(question, sentence, start))
 
 
 _HOW_LONG = re.compile(r"\bhow long\b", re.I)

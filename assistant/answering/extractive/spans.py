@@ -315,6 +315,25 @@ def measured(doc, start: int, end: int) -> tuple[int, int]:
     return start, unit.idx + len(unit.text)
 
 
+_SCALE_AFTER = re.compile(r"(?:\s*(?:thousand|million|billion|trillion|bn|mn)\b)?(?:\s*(?:%|percent\b|per cent\b|"
+                          r"(?:(?:US|Hong Kong|Canadian|Australian|New Zealand)\s+)?dollars?\b|euros?\b|pounds?\b|"
+                          r"pounds sterling\b|yen\b|yuan\b|rupees?\b|francs?\b|pesos?\b|rand\b))?", re.I)
+
+
+def with_scale(sentence: str, start: int, end: int) -> tuple[int, int]:
+    """A bare number widened over the scale and currency the sentence gives it: "95" of "a profit of
+    95 million a year earlier" becomes "95 million", "340" of "$340 million" "$340 million". A
+    number that already has them, or a span that does not end in a digit, is unchanged."""
+    if not re.search(r"\d$", sentence[start:end]):
+        return start, end
+    tail = _SCALE_AFTER.match(sentence, end)
+    if tail and tail.end() > end:
+        end = tail.end()
+    if start > 0 and sentence[start - 1] in "$€£¥":
+        start -= 1
+    return start, end
+
+
 def subject_nouns(doc) -> list[str]:
     """The common nouns of the subject of the sentence that asks "how" (the question proper, not a
     quiz's lead-in), as written: "campaign" of "How much did the campaign cost?". Only the subject:

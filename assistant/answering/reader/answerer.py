@@ -34,7 +34,7 @@ from assistant.answering.extractive.quantity import (
 )
 from assistant.answering.extractive.patterns import agent_of_another_clause
 from assistant.answering.extractive.question import MEASURES, analyse_question, apply_parse, asks_speaker, speaks
-from assistant.answering.extractive.spans import coordinated, measured, subject_nouns
+from assistant.answering.extractive.spans import coordinated, measured, subject_nouns, with_scale
 from assistant.answering.reader import support as sup
 from assistant.answering.reader.calibration import ReaderCalibration, reader_features
 from assistant.answering.reader.runtime import Generation, ReaderBusy
@@ -104,7 +104,10 @@ class ReaderAnswerer:
         except ReaderBusy:
             yield self._without_reader(extractive, "extractive (reader busy)")
             return
-        yield self.judge(question, passages, result.confidence, extractive, shown, generation)
+        # the extractive stage's confidence in its sentences, not in its own short answer, which its checks may
+        # have refused ("412" votes for "How old is Maria Castell?") while the model reads "41-year-old" there
+        sure = result.confidence if result.evidence_confidence is None else result.evidence_confidence
+        yield self.judge(question, passages, sure, extractive, shown, generation)
 
     def judge(self, question: str, passages: list[RetrievedPassage], extractive_confidence: float,
               extractive: Draft, shown: list[EvidenceSentence], generation: Generation) -> Draft:
@@ -175,6 +178,9 @@ class ReaderAnswerer:
             short = sentence.text[start:end]
         elif kind in MEASURES:  # "nine" of "waves of up to nine metres"
             start, end = measured(self._nlp()(sentence.text), found.start, found.end)
+            short = sentence.text[start:end]
+        elif found.exact:  # "95" of "a profit of 95 million"
+            start, end = with_scale(sentence.text, found.start, found.end)
             short = sentence.text[start:end]
         evidence = [Evidence(sentence.passage, sentence.start, sentence.end, sentence.text)]
         for extra in extractive.evidence:  # the extractive best sentence, if another, while the answer stays brief
