@@ -1,6 +1,6 @@
-"""A journalist's questions over six articles in one real index (the bundled MiniLM, embedded Chroma):
-the bundled Raqqa sample and made-up stories of a harbour, a court case, a takeover, an outbreak and an
-election.
+"""A journalist's questions over seven articles in one real index (the bundled MiniLM, embedded Chroma):
+the bundled Raqqa sample and made-up stories of a harbour, a court case, a takeover, an outbreak, an
+election and a car maker's job cuts.
 Asked in the extractive mode and in the reader mode (the real bundled 1.5B model); each question must
 be answered right or plainly not found.
 
@@ -65,6 +65,16 @@ Castell, a 41-year-old former school headteacher, won 9,874 votes to Avery's 9,4
 Castell will take office on May 18.
 """
 
+LAYOFFS = """# Kestrel Motors to cut 1,200 jobs as electric car sales slow
+Kestrel Motors will cut 1,200 jobs at its plant in Wexford, about a fifth of the workforce there, the carmaker said on Wednesday.
+The company reported a net loss of 340 million dollars for the third quarter, compared with a profit of 95 million a year earlier.
+Chief financial officer Priya Raman said sales of its electric models had fallen 18 percent since January.
+"We have built more cars than people are buying," Raman told analysts on a conference call.
+The union representing the workers, Unite Wexford, called the cuts "a betrayal" and said it would ballot its members on strike action.
+Its regional secretary, Colm Brady, 58, said the company had received 60 million dollars in state aid in 2021 on condition that jobs were kept.
+Kestrel's shares fell 7 percent in New York trading.
+"""
+
 MODES = ["extractive", pytest.param("reader", marks=pytest.mark.skipif(
     os.environ.get("NEWSQA_SKIP_READER") == "1", reason="NEWSQA_SKIP_READER=1"))]
 
@@ -78,6 +88,7 @@ def articles(tmp_path_factory):
     (folder / "articles" / "deal.md").write_text(DEAL, encoding="utf-8")
     (folder / "articles" / "health.md").write_text(HEALTH, encoding="utf-8")
     (folder / "articles" / "election.md").write_text(ELECTION, encoding="utf-8")
+    (folder / "articles" / "layoffs.md").write_text(LAYOFFS, encoding="utf-8")
     shutil.copy(SAMPLE, folder / "articles" / SAMPLE.name)
     return folder
 
@@ -119,6 +130,10 @@ def cited_text(answer) -> str:
     ("How much did Northvale borrow?", "900 million"),  # a sum named as borrowing, asked as borrowing
     ("By how many votes did Castell win?", "412"),  # the margin, asked as one
     ("When will Castell take office?", "May 18"),
+    ("How much profit did Kestrel make a year earlier?", "95 million"),  # the reader said "95"
+    ("How old is Colm Brady?", "58"),  # an age between commas after the name
+    ("Who said they have built more cars than people are buying?", "Raman"),
+    ("What did the union call the cuts?", "betrayal"),
 ])
 def test_what_the_article_says_is_answered(engine, question, right):
     answer = engine.answer(question)
@@ -141,6 +156,15 @@ def test_who_said_it_is_the_speaker_named_before_he_said(engine):
     reader's reply here varies with what it read before; it may claim no one, never someone else."""
     answer = engine.answer("Who said this is the final battle?")
     assert answer.short_answer is None or "Selo" in answer.short_answer, answer.short_answer
+
+
+@pytest.mark.parametrize("question,says", [
+    ("Did Northvale buy SolarCrest?", "agreed to buy"),  # the reader mode said "not found": its "Yes" is in no sentence
+    ("Will the union strike?", "ballot its members on strike action"),
+])
+def test_a_yes_or_no_question_is_answered_with_the_sentences_that_say_so(engine, question, says):
+    answer = engine.answer(question)
+    assert not answer.abstained and answer.short_answer is None and says in cited_text(answer), answer
 
 
 @pytest.mark.parametrize("question", [
@@ -177,6 +201,7 @@ def test_no_short_answer_is_claimed_that_the_sentence_does_not_give(engine, ques
     ("How many votes did Maria Castell get?", "9,874"),  # was "412" (extractive), her winning margin
     ("How old is Maria Castell?", "41"),  # was "412 votes" (extractive), her margin
     ("When was the deal announced?", "Friday"),  # was "2030" (extractive), of "double our output by 2030"
+    ("What price did Northvale agree?", "2.1 billion"),  # the reader said "900 million euros", the new borrowing
 ])
 def test_the_right_kind_of_answer_or_none(engine, question, right):
     answer = engine.answer(question)

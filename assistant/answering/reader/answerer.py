@@ -145,6 +145,11 @@ class ReaderAnswerer:
             found, echo = None, False
         if found is not None and missing_names(question, passages, passages[shown[found.sentence].passage].doc_id):
             found, echo = None, False  # "Storm Hollis" asked, answered from an article without it: not this article
+        if found is None and not echo and analyse_question(question).kind == "yesno":
+            # "Did Northvale buy SolarCrest?": no sentence says "yes", so the model's yes or no is never
+            # supported and is not shown; the extractive stage's sentences are, without a short answer,
+            # judged as the extractive mode judges them (a reader then sees what the articles say)
+            return self._without_reader(extractive, None)
         if found is None and not echo:
             # The model read the best sentences and found nothing there (it declined, or wrote what no
             # sentence says): the extractive guess is not shown instead. Measured on 200 SQuAD 2.0
@@ -194,8 +199,9 @@ class ReaderAnswerer:
         """spaCy: the extractive stage's, or this process's own where that stage runs in worker processes."""
         return getattr(self.fallback.extractor, "nlp", None) or default_nlp()
 
-    def _without_reader(self, extractive: Draft, mode: str) -> Draft:
-        """The extractive draft, judged by the extractive threshold's scale (the reader never ran)."""
+    def _without_reader(self, extractive: Draft, mode: str | None) -> Draft:
+        """The extractive draft, judged by the extractive threshold's scale (the reader never ran, or its reply
+        cannot be judged)."""
         scale = self.calibration.abstain_threshold / max(calibrated_threshold(), 1e-6)
         return Draft(extractive.answer, extractive.evidence, extractive.short_answer,
                      min(1.0, extractive.confidence * scale), mode=mode)
