@@ -17,7 +17,11 @@ deployment would not.
 
 Content: the first `--articles` RealTime QA articles, embedded once with the real model and written
 into both backends with the same vectors, then padded as bench/perf.py pads (`pad_ours`: copies with
-reused vectors, no embedding cost), identically into both. Answers are extractive
+reused vectors, no embedding cost), identically into both; or, with `--copy-shared`, padded into the
+embedded index only and then copied into the shared stores: the catalog's rows into PostgreSQL by
+`copy_catalog` (what `app.py copy-catalog` runs) and Chroma's folder, as files, under a restarted
+`chroma run`, which reads the same format (half the time at 20k; 2M passages padded twice would take
+about 2.5 h). Answers are extractive
 (`answer_mode=extractive`) everywhere. Writes bench/out/shared.json (shared_quick.json with --quick)
 and prints the tables.
 """

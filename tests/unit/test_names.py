@@ -54,6 +54,20 @@ def test_a_publisher_is_named_by_its_articles_web_address():
     assert missing_names("Which company, reported by The Verge, pays to be the default?", local, "f") == ["verg"]
 
 
+@pytest.mark.parametrize("question,missing", [
+    ("When did Galor and Zeria show new information?", []),  # SQuAD 2.0's typo: two letters swapped
+    ("What did Miriam Okfor show?", []),  # one letter dropped inside
+    ("When did Galor and Zeiira show new information?", []),  # one letter doubled
+    ("When did Galor and Zeiss show new information?", ["zeiss"]),  # another name
+    ("When did Galor and Zeirb show new information?", ["zeirb"]),  # one letter replaced: Obama is not Osama
+    ("When did Galor and Zeiran show new information?", ["zeiran"]),  # a letter added at the end: another word
+    ("When did Galor and Zeir show new information?", ["zeir"]),  # under five letters: no allowance
+])
+def test_a_name_misspelled_by_one_letter_is_still_there(question, missing):
+    passages = [passage("paper", "In 1993, Galor and Zeira, with Miriam Okafor, showed that inequality lasts.")]
+    assert missing_names(question, passages, "paper") == missing
+
+
 def test_a_question_that_names_nothing_misses_nothing():
     assert missing_names("How many people died?", PASSAGES, "war") == []
 

@@ -225,6 +225,9 @@ QUOTE = "\"This deal gives us the factories we need to double our solar output b
     ("When did the council approve the plan?", "The council must approve the plan by the end of 2024.", "2024", True),
     ("When will the plant double its output?", QUOTE, "2030", False),  # asked about the future: the target answers
     ("When was the deal announced?", "The deal was announced on Friday.", "Friday", False),
+    ("When had the Brotherhood renounced violence?", "By the 1970s, the Brotherhood had renounced violence.",
+     "the 1970s", False),  # SQuAD 2.0: a "by" that says when it had happened
+    ("When did he move to Paris?", "He had moved to Paris by 1990.", "1990", False),
 ])
 def test_a_deadline_does_not_say_when_something_was_done(question, sentence, answer, deadline):
     assert deadline_for_a_past_when(question, sentence, sentence.index(answer)) is deadline

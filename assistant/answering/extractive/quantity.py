@@ -192,13 +192,20 @@ def age_of_something_else(question: str, sentence: str, start: int, end: int) ->
 
 _PAST_WHEN = re.compile(r"^\W*when\s+(?:was|were|did|had)\b", re.I)
 _DEADLINE = re.compile(r"\bby\s+(?:the\s+(?:end|middle|start|beginning)\s+of\s+)?$", re.I)
+_AIMED = re.compile(r"\b(?:will|would|shall|must|should|aims?|aiming|plans?|planned|planning|expects?|expected|hopes?|"
+                    r"hoped|wants?|wanted|targets?|goal|deadline|needs?|needed|promised|pledged|vowed|due|set to)\b", re.I)
 
 
 def deadline_for_a_past_when(question: str, sentence: str, start: int) -> bool:
     """For a "when" asked in the past ("When was the deal announced?"): True when the answer
-    `sentence[start:...]` follows "by", a deadline or target ("double our solar output by 2030"), which
-    says when something should be done, not when it was."""
-    return bool(_PAST_WHEN.search(question) and _DEADLINE.search(sentence[:start]))
+    `sentence[start:...]` follows "by" in a clause of aims or duties ("we need to double our solar
+    output by 2030", "must approve it by May"): a deadline says when something should be done, not
+    when it was. "By the 1970s, the Brotherhood had renounced violence" answers when."""
+    by = _DEADLINE.search(sentence[:start])
+    if not (_PAST_WHEN.search(question) and by):
+        return False
+    clause = re.split(r"[,;:\"“”]", sentence[:by.start()])[-1]
+    return bool(_AIMED.search(clause))
 
 
 def number_of_something_else(question: str, sentence: str, start: int, end: int) -> bool:
