@@ -108,9 +108,15 @@ def summary(run: Path) -> str:
         features = row.get("reader") or {}
         return bool(features.get("declined") or features.get("unsupported"))
 
+    def echoed(row) -> bool:  # the reply only repeated the question: no short answer claimed
+        return bool((row.get("reader") or {}).get("echo")) and not by_rule(row)
+
     def causes(items) -> str:
         rule = sum(r["abstained"] and by_rule(r) for r in items)
-        return f"{rule} by the decline/unsupported rule, {sum(r['abstained'] for r in items) - rule} by the threshold"
+        echo = sum(r["abstained"] and echoed(r) for r in items)
+        rest = sum(r["abstained"] for r in items) - rule - echo
+        return (f"{rule} by the decline/unsupported rule, {echo} repeating the question, {rest} by the threshold "
+                "or an answer check")
 
     return (f"{run.name}: {len(rows)} questions ({len(answerable)} answerable); answerable short-answer "
             f"EM {share(answerable, lambda r: r['em']):.3f} / F1 {share(answerable, lambda r: r['f1']):.3f}; abstention "
