@@ -268,8 +268,9 @@ def test_reader_dev_says_what_each_abstention_came_from(tmp_path):
 
     run = tmp_path / "eval_squad2.json"
     run.write_text(json.dumps({"questions": [
-        row(True, True, unsupported=1.0), row(True, True), row(True, False),
+        row(True, True, unsupported=1.0), row(True, True), row(True, True, echo=1.0), row(True, False),
         row(False, True, declined=1.0), row(False, True, unsupported=1.0), row(False, False)]}))
     text = reader_dev.summary(run)
-    assert ("answerable: 1 by the decline/unsupported rule, 1 by the threshold; "
-            "unanswerable: 2 by the decline/unsupported rule, 0 by the threshold") in text
+    assert ("answerable: 1 by the decline/unsupported rule, 1 repeating the question, 1 by the threshold or an "
+            "answer check; unanswerable: 2 by the decline/unsupported rule, 0 repeating the question, 0 by the "
+            "threshold or an answer check") in text
