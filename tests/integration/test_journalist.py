@@ -202,6 +202,7 @@ def test_no_short_answer_is_claimed_that_the_sentence_does_not_give(engine, ques
     ("How old is Maria Castell?", "41"),  # was "412 votes" (extractive), her margin
     ("When was the deal announced?", "Friday"),  # was "2030" (extractive), of "double our output by 2030"
     ("What price did Northvale agree?", "2.1 billion"),  # the reader said "900 million euros", the new borrowing
+    ("What is Northvale paying for SolarCrest?", "2.1 billion"),  # the reader said "cash": the verb asks a sum
 ])
 def test_the_right_kind_of_answer_or_none(engine, question, right):
     answer = engine.answer(question)

@@ -170,6 +170,7 @@ CLINIC_COST = "The county will open three clinics, at a cost of 1.2 million doll
     ("What price did Northvale agree?", DEAL, True),  # the reader said "900 million euros"
     ("What was the price of SolarCrest?", DEAL, True),
     ("What did Northvale borrow?", DEAL, False),  # "what" alone asks no sum
+    ("What is Northvale paying for SolarCrest?", DEAL, True),  # the verb asks the price
 ])
 def test_a_sum_named_as_one_kind_does_not_answer_another(question, sentence, other):
     start = next(i for i, ch in enumerate(sentence) if ch.isdigit())

@@ -58,3 +58,35 @@ def test_british_and_american_spellings_find_the_article_s_own(reply, sentence, 
 def test_spellings_leave_other_words_alone():
     assert spellings("Peter Carter") == ["Peter Carter"]
     assert spellings("honest labourers") == ["honest labourers"]
+
+
+@pytest.mark.parametrize("reply,sentence,span", [
+    ("vampire bat", "Vampire bats dwell in the rainforest and spread rabies.", "Vampire bats"),
+    ("new bridges", "The county built one new bridge in 2019.", "new bridge"),
+    ("the boxes", "Staff carried the boxes out.", "the boxes"),  # the exact span, not widened
+])
+def test_a_reply_in_the_singular_or_plural_finds_the_article_s_own_word(reply, sentence, span):
+    found = support(reply, [sentence])
+    assert found is not None and found.exact and sentence[found.start:found.end] == span
+
+
+def test_the_exact_words_are_preferred_to_a_plural_elsewhere_and_short_words_are_not_pluralised():
+    found = support("bat", ["Bats fly at night.", "A bat was found."])
+    assert (found.sentence, found.start, found.end) == (1, 2, 5)
+    assert support("a", ["It was as cold as ever."]) is None
+
+
+def test_a_question_asking_what_was_paid_wants_a_sum_with_a_number():
+    """"What is Northvale paying for SolarCrest?" was answered "cash": the verb asks a sum, so a reply
+    without a number is not shown, while one with the sum is."""
+    from assistant.answering.extractive.question import analyse_question, asks_paid
+    from tests.unit.test_reader import FakeModel, reader, run
+
+    assert asks_paid("What is Northvale paying for SolarCrest?") and asks_paid("What did the terminal cost?")
+    assert analyse_question("What did the region pay for the terminal?").kind == "amount"
+    for other in ("What did the council spend the money on?", "What are they paying for?",
+                  "What is the cost of the terminal?"):  # a thing, or a noun the parse types later
+        assert not asks_paid(other), other
+    asked = "What did the region pay for the terminal?"
+    assert run(reader(FakeModel("the region")), asked)[1].short_answer is None
+    assert run(reader(FakeModel("84,000,000 dollars")), asked)[1].short_answer == "84,000,000 dollars"

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import re
 
-from assistant.answering.extractive.text import LIGHT, STOP, stem, tokens
+from assistant.answering.extractive.question import asks_paid
+from assistant.answering.extractive.text import CURRENCY, LIGHT, STOP, stem, tokens
 
 PEOPLE = frozenset(stem(w) for w in """people person persons resident inhabitant citizen population villager local
     civilian adult child children men women man woman male female boy girl voter worker employee student pupil patient soldier troop
@@ -141,11 +142,11 @@ _SUM_ASKED = re.compile(r"\bhow much\b|\bwhat\s+(?:(?:was|is|were|are|will|be|th
 
 
 def sum_of_something_else(question: str, sentence: str, start: int) -> bool:
-    """For "how much" or "what price" (sum, amount, cost...): True when the answer `sentence[start:...]` is a sum the sentence names as one kind
+    """For "how much", "what price" (sum, amount, cost...) or "what is X paying": True when the answer `sentence[start:...]` is a sum the sentence names as one kind
     ("borrowing of 900 million euros": borrowed) while the question asks only another kind (paying).
     Northvale "will pay for it with cash and new borrowing of 900 million euros" shares more words
     with "How much is Northvale paying for SolarCrest?" than the lead sentence with the price does."""
-    if not _SUM_ASKED.search(question):
+    if not (_SUM_ASKED.search(question) or asks_paid(question)):
         return False
     named = _NOUN_OF.search(sentence[:start])
     if not named:
@@ -229,7 +230,7 @@ _RELATIVE = re.compile(r"\b(?:ago|later|earlier|after|before|since|until|by|last
                        r"early|late|mid|end|start|beginning|every|each|age|aged)\b", re.I)
 
 
-_SUM_OR_SHARE = re.compile(r"[$€£¥%]|\b(?:dollars?|euros?|pounds?|yen|yuan|rupees?|francs?|percent|per cent)\b", re.I)
+_SUM_OR_SHARE = re.compile(rf"[$€£¥%]|\b(?:{CURRENCY}|percent|per cent)\b", re.I)
 
 
 def wrong_kind_of_time(question: str, answer: str) -> bool:

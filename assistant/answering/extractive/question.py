@@ -112,6 +112,11 @@ _WH_RE = re.compile(r"\b(who|whom|whose|when|where|why|how|which|what)\b", re.I)
 _AUX_START = re.compile(
     r"^(is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|may|might)\b", re.I
 )
+# "What is X paying for Y?", "What did it cost?": the verb asks a sum. Not "What did they spend it on?",
+# whose stranded preposition asks a thing.
+_WHAT_PAID = re.compile(r"^\W*what\s+(?:is|are|was|were|will|would|did|does|do|has|have|had)\s+(?:[\w.'&-]+\s+){0,4}?"
+                        r"(?<!the )(?<!a )(?<!an )(?<!its )(?<!their )(?:pay|pays|paying|paid|spend|spends|spending|spent|cost|costs|costing|charge|charges|charging|"
+                        r"charged)\b(?!.*\b(?:on|with|in|into|for|to|about|at)\W*$)")
 MEASURES = frozenset({"measure", "duration", "age"})  # kinds whose answer is a number with its unit
 SPEECH = frozenset("say tell announce claim state add warn argue insist explain write report".split())
 
@@ -212,6 +217,8 @@ def _classify(text: str) -> tuple[str, dict[str, float], bool, str | None]:
     focus = _first_noun_stem(rest)
     if focus and focus in _FOCUS_LABELS:
         return "which", dict(_FOCUS_LABELS[focus]), True, focus
+    if wh == "what" and asks_paid(low):  # "What is Northvale paying for SolarCrest?": a sum
+        return "amount", dict(_FOCUS_LABELS[stem("price")]), True, None
     return ("which" if wh == "which" else "what"), {}, True, focus
 
 
@@ -261,6 +268,11 @@ _ROLE_ASKED = re.compile(r"^\s*who\s+(?:is|was|will\s+be|has\s+been)\s+the\s+(?:
 _SPEAKING = re.compile(r"\b(?:say|says|said|saying|tell|tells|told|announc\w*|claim\w*|stated|statement|add|adds|added|"
                        r"warn\w*|argu\w*|insist\w*|explain\w*|wr(?:ote|ites?|itten)|report\w*|quoted?|according to)\b", re.I)
 _ASKS_SPEAKER = re.compile(r"^\s*who\s+(?:said|says|told|tells|announced|claimed|stated|added|warned|argued|insisted|explained|wrote)\b", re.I)
+
+
+def asks_paid(question: str) -> bool:
+    """"What is Northvale paying for SolarCrest?", "What did the terminal cost?": a sum, asked by its verb."""
+    return bool(_WHAT_PAID.search(question.lower()))
 
 
 def asks_speaker(question: str) -> bool:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from assistant.answering.extractive.patterns import entities, np_span, pattern_spans, trim
 from assistant.answering.extractive.question import Question
-from assistant.answering.extractive.text import stem
+from assistant.answering.extractive.text import CURRENCY, stem
 
 _NP_FALLBACK = 0.1  # type score of a plain noun chunk when the question wants an entity
 _W_TREE = 0.3  # answer-span proximity to the question's words: in the parse tree ...
@@ -316,8 +316,7 @@ def measured(doc, start: int, end: int) -> tuple[int, int]:
 
 
 _SCALE_AFTER = re.compile(r"(?:\s*(?:thousand|million|billion|trillion|bn|mn)\b)?(?:\s*(?:%|percent\b|per cent\b|"
-                          r"(?:(?:US|Hong Kong|Canadian|Australian|New Zealand)\s+)?dollars?\b|euros?\b|pounds?\b|"
-                          r"pounds sterling\b|yen\b|yuan\b|rupees?\b|francs?\b|pesos?\b|rand\b))?", re.I)
+                          rf"(?:(?:US|Hong Kong|Canadian|Australian|New Zealand)\s+)?{CURRENCY}\b))?", re.I)
 
 
 def with_scale(sentence: str, start: int, end: int) -> tuple[int, int]:

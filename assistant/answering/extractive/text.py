@@ -14,6 +14,8 @@ that never name an answer ("one", "called", "many"), which the lexical index may
 import re
 
 _WORD = re.compile(r"[^\W_]+")
+# currency words, as a regular expression's group (the answer checks and the span widening share it)
+CURRENCY = r"(?:dollars?|euros?|pounds?(?: sterling)?|yen|yuan|rupees?|francs?|pesos?|rand)"
 
 STOP = frozenset(
     """

@@ -34,7 +34,14 @@ from assistant.answering.extractive.quantity import (
 )
 from assistant.answering.extractive.patterns import agent_of_another_clause
 from assistant.answering.extractive.question import MEASURES, analyse_question, apply_parse, asks_speaker, speaks
-from assistant.answering.extractive.spans import coordinated, measured, subject_nouns, with_scale
+from assistant.answering.extractive.spans import (
+    coordinated,
+    has_number,
+    measured,
+    subject_nouns,
+    wants_number,
+    with_scale,
+)
 from assistant.answering.reader import support as sup
 from assistant.answering.reader.calibration import ReaderCalibration, reader_features
 from assistant.answering.reader.runtime import Generation, ReaderBusy
@@ -134,6 +141,8 @@ class ReaderAnswerer:
             # price, a winning margin for a total
         elif found is not None and wrong_kind_of_time(question, answer):
             found = None  # "June 6" for "how long?": when, not how long
+        elif found is not None and wants_number(analyse_question(question)) and not has_number(said):
+            found = None  # "cash" for "What is Northvale paying for SolarCrest?": a sum needs a number
         elif found is not None and asks_amount(question) and amount_of_something_else(
                 question, subject_nouns(self._nlp()(question)), shown[found.sentence].text):
             found = None  # the cost of the clinics for "How much did the campaign cost?"

@@ -69,13 +69,24 @@ def _normal_chars(text: str) -> tuple[str, list[int]]:
     return "".join(out), where
 
 
-def find_span(answer: str, sentence: str) -> tuple[int, int] | None:
-    """Offsets of `answer` in `sentence`, matched on word boundaries after normalisation."""
+def find_span(answer: str, sentence: str, plural: bool = False) -> tuple[int, int] | None:
+    """Offsets of `answer` in `sentence`, matched on word boundaries after normalisation. With `plural`,
+    its last word may also be the sentence's in the plural or the singular ("vampire bat" finds "Vampire
+    bats", and the span is the sentence's)."""
     needle, _ = _normal_chars(answer)
     hay, where = _normal_chars(sentence)
     if not needle:
         return None
-    for match in re.finditer(rf"(?<![a-z0-9]){re.escape(needle)}(?![a-z0-9])", hay):
+    pattern = re.escape(needle)
+    if plural:
+        last = needle.rsplit(" ", 1)[-1]
+        if len(last) < 3 or not last.isalpha():
+            return None  # "a" is not "as"
+        if len(last) > 3 and last.endswith("s") and not last.endswith("ss"):
+            pattern = re.escape(needle[:-1]) + "(?:s|es)?"  # "bats" finds "bat" too
+        else:
+            pattern += "(?:s|es)"
+    for match in re.finditer(rf"(?<![a-z0-9]){pattern}(?![a-z0-9])", hay):
         start, end = where[match.start()], where[match.end() - 1] + 1
         while start > 0 and sentence[start - 1] in _BEFORE_NUMBER and sentence[start].isdigit():
             start -= 1  # "$84" and "€84", not "84"
@@ -87,13 +98,15 @@ def find_span(answer: str, sentence: str) -> tuple[int, int] | None:
 
 def support(answer: str, sentences: list[str], question: str = "") -> Support | None:
     """The first sentence holding the answer as a span; else holding the answer's part that is new to
-    the question as a span (`answer_parts`); else one holding all its words; else None."""
-    for part in answer_parts(answer, question):
-        for form in (f for number in number_forms(part) for f in spellings(number)):
-            for n, sentence in enumerate(sentences):
-                span = find_span(form, sentence)
-                if span:
-                    return Support(n, span[0], span[1], True)
+    the question as a span (`answer_parts`); else the same with the last word's number changed
+    ("vampire bat" of "Vampire bats"); else one holding all its words; else None."""
+    for plural in (False, True):  # the exact words anywhere first
+        for part in answer_parts(answer, question):
+            for form in (f for number in number_forms(part) for f in spellings(number)):
+                for n, sentence in enumerate(sentences):
+                    span = find_span(form, sentence, plural)
+                    if span:
+                        return Support(n, span[0], span[1], True)
     words = set(content_tokens(answer))
     if not words:
         return None
