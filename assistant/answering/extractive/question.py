@@ -114,7 +114,7 @@ _AUX_START = re.compile(
 )
 # "What is X paying for Y?", "What did it cost?": the verb asks a sum. Not "What did they spend it on?",
 # whose stranded preposition asks a thing.
-_WHAT_PAID = re.compile(r"^\W*what\s+(?:is|are|was|were|will|would|did|does|do|has|have|had)\s+(?:[\w.'&-]+\s+){0,4}?"
+_WHAT_PAID = re.compile(r"^\W*what\s+(?:is|are|was|were|will|would|did|does|do|has|have|had)\s+(?:(?!that\b|which\b|who\b)[\w.'&-]+\s+){0,4}?"
                         r"(?<!the )(?<!a )(?<!an )(?<!its )(?<!their )(?:pay|pays|paying|paid|spend|spends|spending|spent|cost|costs|costing|charge|charges|charging|"
                         r"charged)\b(?!.*\b(?:on|with|in|into|for|to|about|at)\W*$)")
 MEASURES = frozenset({"measure", "duration", "age"})  # kinds whose answer is a number with its unit
