@@ -71,6 +71,7 @@ def test_who_did_it_to_x_is_the_subject_of_the_clause_naming_x(nlp, question, re
 @pytest.mark.parametrize("question,nouns", [
     ("How much did the campaign cost?", ["campaign"]),  # parsed as one noun phrase, "the campaign cost"
     ("How much will the clinics cost?", ["clinics"]),
+    ("What will the ferry terminal cost?", ["terminal"]),  # asked by the verb, without "how"
     ("How many votes did the Labour candidate get?", ["candidate"]),
     ("Nicola Sturgeon resigned after how many years as first minister?", []),  # a name, and context
 ])

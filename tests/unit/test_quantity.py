@@ -149,6 +149,8 @@ CLINICS = "The county will open three clinics and send a van to rural schools, a
     ("How many schools will the bus visit?", ["schools", "bus"], True),  # the counted noun is not enough
     ("How many people died?", ["people"], False),  # nothing else named: not judged
     ("When will the clinics open?", ["clinics"], False),  # not an amount
+    ("What will the campaign cost?", ["campaign"], True),  # a what-question whose verb asks a sum
+    ("What will the clinics cost?", ["clinics"], False),
 ])
 def test_an_amount_from_a_sentence_about_something_else(question, nouns, other):
     assert amount_of_something_else(question, nouns, CLINICS) is other

@@ -86,7 +86,8 @@ def test_a_question_asking_what_was_paid_wants_a_sum_with_a_number():
     assert analyse_question("What did the region pay for the terminal?").kind == "amount"
     for other in ("What did the council spend the money on?", "What are they paying for?",
                   "What is the cost of the terminal?",  # a noun the parse types later
-                  "What are private schools that charge no tuition called?"):  # the verb of a relative clause
+                  "What are private schools that charge no tuition called?",  # the verb of a relative clause
+                  "What was the U.S. Information Agency charged with doing?"):  # a duty, not a price
         assert not asks_paid(other), other
     asked = "What did the region pay for the terminal?"
     assert run(reader(FakeModel("the region")), asked)[1].short_answer is None

@@ -103,7 +103,8 @@ _AMOUNT_ASKED = re.compile(r"\bhow (?:much|many)\b", re.I)
 
 
 def asks_amount(question: str) -> bool:
-    return bool(_AMOUNT_ASKED.search(question))
+    """"How much", "how many", or a what-question whose verb asks a sum ("What will the terminal cost?")."""
+    return bool(_AMOUNT_ASKED.search(question)) or asks_paid(question)
 
 
 def amount_of_something_else(question: str, nouns: list[str], sentence: str) -> bool:

@@ -113,10 +113,10 @@ _AUX_START = re.compile(
     r"^(is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|may|might)\b", re.I
 )
 # "What is X paying for Y?", "What did it cost?": the verb asks a sum. Not "What did they spend it on?",
-# whose stranded preposition asks a thing.
+# whose stranded preposition asks a thing, nor "What was the agency charged with doing?".
 _WHAT_PAID = re.compile(r"^\W*what\s+(?:is|are|was|were|will|would|did|does|do|has|have|had)\s+(?:(?!that\b|which\b|who\b)[\w.'&-]+\s+){0,4}?"
                         r"(?<!the )(?<!a )(?<!an )(?<!its )(?<!their )(?:pay|pays|paying|paid|spend|spends|spending|spent|cost|costs|costing|charge|charges|charging|"
-                        r"charged)\b(?!.*\b(?:on|with|in|into|for|to|about|at)\W*$)")
+                        r"charged)\b(?!\s+with\b)(?!.*\b(?:on|with|in|into|for|to|about|at)\W*$)")
 MEASURES = frozenset({"measure", "duration", "age"})  # kinds whose answer is a number with its unit
 SPEECH = frozenset("say tell announce claim state add warn argue insist explain write report".split())
 

@@ -334,11 +334,12 @@ def with_scale(sentence: str, start: int, end: int) -> tuple[int, int]:
 
 
 def subject_nouns(doc) -> list[str]:
-    """The common nouns of the subject of the sentence that asks "how" (the question proper, not a
-    quiz's lead-in), as written: "campaign" of "How much did the campaign cost?". Only the subject:
+    """The common nouns of the subject of the sentence that asks "how" or "what" (the question proper, not a
+    quiz's lead-in), as written: "campaign" of "How much did the campaign cost?", "terminal" of "What will
+    the ferry terminal cost?". Only the subject:
     nouns elsewhere are often context ("as Scotland's first minister") that the answer's sentence
     need not repeat; and not a subject holding "how many" itself ("how many minutes of exercise")."""
-    how = next((t for t in doc if t.lower_ == "how"), None)
+    how = next((t for t in doc if t.lower_ == "how"), None) or next((t for t in doc if t.lower_ == "what"), None)
     if how is None:
         return []
     root = how.sent.root
