@@ -173,6 +173,7 @@ def test_a_yes_or_no_question_is_answered_with_the_sentences_that_say_so(engine,
     "How many fish died?",  # "hundreds of civilians have died", in the war story
     "How much did the campaign cost?",  # "Two board members" counts people; 1.2 million is the clinics' cost
     "What will the ferry terminal cost?",  # no story has one: the pier's 18.5 million (extractive), the clinics' (reader)
+    "What did Northvale pay for SolarCrest?",  # the reader's echo "SolarCrest" showed the new borrowing's sentence
 ])
 def test_an_answer_that_is_about_something_else_is_not_found(engine, question):
     answer = engine.answer(question)

@@ -92,3 +92,15 @@ def test_a_question_asking_what_was_paid_wants_a_sum_with_a_number():
     asked = "What did the region pay for the terminal?"
     assert run(reader(FakeModel("the region")), asked)[1].short_answer is None
     assert run(reader(FakeModel("84,000,000 dollars")), asked)[1].short_answer == "84,000,000 dollars"
+
+
+def test_a_reply_that_only_repeats_a_question_asking_a_sum_is_not_found_where_no_number_was_found():
+    """"What did Northvale pay for SolarCrest?" -> "SolarCrest" showed the sentence of the new borrowing,
+    whose number the extractive stage had refused. Where that stage has a short answer, its sentence is
+    still shown (without it), as for any reply that repeats the question."""
+    from tests.unit.test_reader import FakeModel, reader, run
+
+    asked = "What did the region pay for the terminal?"
+    assert run(reader(FakeModel("the terminal"), short=None), asked)[1].abstained
+    shown = run(reader(FakeModel("the terminal"), short="84,000,000 dollars"), asked)[1]
+    assert not shown.abstained and shown.short_answer is None

@@ -176,6 +176,10 @@ class ReaderAnswerer:
             if (name and extractive.short_answer and extractive.evidence
                     and describes_name(extractive.short_answer, name, extractive.evidence[0].text)):
                 return Draft(extractive.answer, extractive.evidence, extractive.short_answer, confidence)
+            if not extractive.short_answer and wants_number(analyse_question(question)):
+                # "What did Northvale pay for SolarCrest?" -> "SolarCrest", over the extractive sentence whose
+                # number it refused (the new borrowing): a sum asked, and neither found one, so not found
+                return Draft(extractive.answer, extractive.evidence, None, confidence, abstained=True)
             return Draft(extractive.answer, extractive.evidence, None, confidence)
         sentence = shown[found.sentence]
         short = sentence.text[found.start:found.end] if found.exact else answer
