@@ -339,10 +339,10 @@ def subject_nouns(doc) -> list[str]:
     the ferry terminal cost?". Only the subject:
     nouns elsewhere are often context ("as Scotland's first minister") that the answer's sentence
     need not repeat; and not a subject holding "how many" itself ("how many minutes of exercise")."""
-    how = next((t for t in doc if t.lower_ == "how"), None) or next((t for t in doc if t.lower_ == "what"), None)
-    if how is None:
+    asking = next((t for t in doc if t.lower_ == "how"), None) or next((t for t in doc if t.lower_ == "what"), None)
+    if asking is None:
         return []
-    root = how.sent.root
+    root = asking.sent.root
     subjects = [t for t in root.children if t.dep_ in ("nsubj", "nsubjpass")]
     if subjects:
         return [w.text for t in subjects if not any(w.lower_ == "how" for w in t.subtree)

@@ -135,13 +135,14 @@ class ReaderAnswerer:
         self.last_timings = {key: generation.timings[key] for key in
                              ("prompt_n", "prompt_ms", "predicted_n", "predicted_ms") if key in generation.timings}
         confidence = self.calibration.confidence(features)
+        asked = analyse_question(question)  # the who branch below adds the question's parse to it
         if found is not None and found.exact and number_of_something_else(
                 question, shown[found.sentence].text, found.start, found.end):
             found = None  # a number that counts something else ("40,000" homes for a population), a loan for a
             # price, a winning margin for a total
         elif found is not None and wrong_kind_of_time(question, answer):
             found = None  # "June 6" for "how long?": when, not how long
-        elif found is not None and wants_number(analyse_question(question)) and not has_number(said):
+        elif found is not None and wants_number(asked) and not has_number(said):
             found = None  # "cash" for "What is Northvale paying for SolarCrest?": a sum needs a number
         elif found is not None and asks_amount(question) and amount_of_something_else(
                 question, subject_nouns(self._nlp()(question)), shown[found.sentence].text):
@@ -154,7 +155,7 @@ class ReaderAnswerer:
             found, echo = None, False
         if found is not None and missing_names(question, passages, passages[shown[found.sentence].passage].doc_id):
             found, echo = None, False  # "Storm Hollis" asked, answered from an article without it: not this article
-        if found is None and not echo and analyse_question(question).kind == "yesno":
+        if found is None and not echo and asked.kind == "yesno":
             # "Did Northvale buy SolarCrest?": no sentence says "yes", so the model's yes or no is never
             # supported and is not shown; the extractive stage's sentences are, without a short answer,
             # judged as the extractive mode judges them (a reader then sees what the articles say)
@@ -176,15 +177,14 @@ class ReaderAnswerer:
             if (name and extractive.short_answer and extractive.evidence
                     and describes_name(extractive.short_answer, name, extractive.evidence[0].text)):
                 return Draft(extractive.answer, extractive.evidence, extractive.short_answer, confidence)
-            if not extractive.short_answer and wants_number(analyse_question(question)):
+            if not extractive.short_answer and wants_number(asked):
                 # "What did Northvale pay for SolarCrest?" -> "SolarCrest", over the extractive sentence whose
                 # number it refused (the new borrowing): a sum asked, and neither found one, so not found
                 return Draft(extractive.answer, extractive.evidence, None, confidence, abstained=True)
             return Draft(extractive.answer, extractive.evidence, None, confidence)
         sentence = shown[found.sentence]
         short = sentence.text[found.start:found.end] if found.exact else answer
-        asked = analyse_question(question) if found.exact else None
-        kind = asked.kind if asked else None
+        kind = asked.kind if found.exact else None
         if kind == "who":  # "the council" of "the council and tribal elders"
             nlp = self._nlp()
             doc = nlp(sentence.text)

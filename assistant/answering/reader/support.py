@@ -100,13 +100,13 @@ def support(answer: str, sentences: list[str], question: str = "") -> Support | 
     """The first sentence holding the answer as a span; else holding the answer's part that is new to
     the question as a span (`answer_parts`); else the same with the last word's number changed
     ("vampire bat" of "Vampire bats"); else one holding all its words; else None."""
+    forms = [f for part in answer_parts(answer, question) for number in number_forms(part) for f in spellings(number)]
     for plural in (False, True):  # the exact words anywhere first
-        for part in answer_parts(answer, question):
-            for form in (f for number in number_forms(part) for f in spellings(number)):
-                for n, sentence in enumerate(sentences):
-                    span = find_span(form, sentence, plural)
-                    if span:
-                        return Support(n, span[0], span[1], True)
+        for form in forms:
+            for n, sentence in enumerate(sentences):
+                span = find_span(form, sentence, plural)
+                if span:
+                    return Support(n, span[0], span[1], True)
     words = set(content_tokens(answer))
     if not words:
         return None
