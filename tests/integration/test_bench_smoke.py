@@ -245,7 +245,7 @@ def test_report_shows_old_script_commands_as_module_commands():
 
 
 @pytest.mark.parametrize("script", ["eval", "perf", "fusion", "report", "shared", "first_start", "retrieval", "encoders",
-                                    "quantity", "reading"])
+                                    "quantity", "reading", "compare"])
 def test_bench_scripts_run_as_modules(script):
     done = subprocess.run([sys.executable, "-m", f"bench.{script}", "--help"], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
@@ -274,3 +274,21 @@ def test_reader_dev_says_what_each_abstention_came_from(tmp_path):
     assert ("answerable: 1 by the decline/unsupported rule, 1 repeating the question, 1 by the threshold or an "
             "answer check; unanswerable: 2 by the decline/unsupported rule, 0 repeating the question, 0 by the "
             "threshold or an answer check") in text
+
+
+def test_compare_lists_each_changed_answer_and_counts_the_kinds(tmp_path):
+    from bench import compare
+
+    def row(qid, answerable, short, abstained, f1):
+        return {"id": qid, "question": f"q{qid}?", "golds": ["gold"] if answerable else [], "answerable": answerable,
+                "short_answer": short, "abstained": abstained, "f1": f1}
+
+    before = {"questions": [row(1, True, "", True, 0.0), row(2, False, "", True, 1.0), row(3, True, "x", False, 1.0),
+                            row(4, True, "y", False, 0.0)]}
+    after = {"questions": [row(1, True, "gold", False, 1.0), row(2, False, "z", False, 0.0),
+                           row(3, True, "x", False, 1.0), row(5, True, "", True, 0.0)]}
+    lines, counts = compare.compare(before, after)
+    assert lines == ["q1? | gold 'gold' | not found (F1 0.00) -> 'gold' (F1 1.00)",
+                     "q2? | gold '' | not found (F1 1.00) -> 'z' (F1 0.00)"]
+    assert counts == {"answerable, better": 1, "unanswerable, now answered": 1, "only in the second run": 1,
+                      "only in the first run": 1}
