@@ -5,7 +5,7 @@
 A change is a different short answer or a different abstention. Each changed question is printed with
 its gold, both outputs and their F1, then a count of changes by kind: answerable questions that became
 right or wrong (F1 moved by more than 0.3) or changed without that, and unanswerable questions newly
-answered or newly withheld. Questions in only one run are counted apart.
+answered, newly withheld ("not found"), or newly shown with their sentences and no short answer. Questions in only one run are counted apart.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ def _shown(row: dict) -> str:
 def kind(before: dict, after: dict) -> str:
     """The kind of one change (see the module docstring)."""
     if not after["answerable"]:
-        return "unanswerable, now withheld" if after["abstained"] else "unanswerable, now answered"
+        if after["abstained"]:
+            return "unanswerable, now withheld"
+        return "unanswerable, now answered" if after["short_answer"] else "unanswerable, now sentences only"
     moved = after["f1"] - before["f1"]
     return "answerable, better" if moved > MOVED else "answerable, worse" if moved < -MOVED else "answerable, same F1"
 

@@ -284,11 +284,12 @@ def test_compare_lists_each_changed_answer_and_counts_the_kinds(tmp_path):
                 "short_answer": short, "abstained": abstained, "f1": f1}
 
     before = {"questions": [row(1, True, "", True, 0.0), row(2, False, "", True, 1.0), row(3, True, "x", False, 1.0),
-                            row(4, True, "y", False, 0.0)]}
+                            row(4, True, "y", False, 0.0), row(6, False, "w", False, 0.0)]}
     after = {"questions": [row(1, True, "gold", False, 1.0), row(2, False, "z", False, 0.0),
-                           row(3, True, "x", False, 1.0), row(5, True, "", True, 0.0)]}
+                           row(3, True, "x", False, 1.0), row(5, True, "", True, 0.0), row(6, False, None, False, 1.0)]}
     lines, counts = compare.compare(before, after)
     assert lines == ["q1? | gold 'gold' | not found (F1 0.00) -> 'gold' (F1 1.00)",
-                     "q2? | gold '' | not found (F1 1.00) -> 'z' (F1 0.00)"]
-    assert counts == {"answerable, better": 1, "unanswerable, now answered": 1, "only in the second run": 1,
-                      "only in the first run": 1}
+                     "q2? | gold '' | not found (F1 1.00) -> 'z' (F1 0.00)",
+                     "q6? | gold '' | 'w' (F1 0.00) -> '(sentences only)' (F1 1.00)"]
+    assert counts == {"answerable, better": 1, "unanswerable, now answered": 1, "unanswerable, now sentences only": 1,
+                      "only in the second run": 1, "only in the first run": 1}

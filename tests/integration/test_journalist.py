@@ -1,6 +1,6 @@
-"""A journalist's questions over seven articles in one real index (the bundled MiniLM, embedded Chroma):
+"""A journalist's questions over nine articles in one real index (the bundled MiniLM, embedded Chroma):
 the bundled Raqqa sample and made-up stories of a harbour, a court case, a takeover, an outbreak, an
-election and a car maker's job cuts.
+election, a car maker's job cuts, a wildfire and a football transfer.
 Asked in the extractive mode and in the reader mode (the real bundled 1.5B model); each question must
 be answered right or plainly not found.
 
@@ -75,6 +75,30 @@ Its regional secretary, Colm Brady, 58, said the company had received 60 million
 Kestrel's shares fell 7 percent in New York trading.
 """
 
+WILDFIRE = """# Wildfire forces 6,200 people from their homes near Brookfield
+BROOKFIELD (Valley Courier) - A wildfire that started on Sunday afternoon has burned about 11,000 hectares of forest north of Brookfield and forced 6,200 residents to leave their homes, fire officials said on Tuesday.
+The blaze was 15 percent contained by Tuesday evening, according to the state forestry service.
+More than 900 firefighters, supported by 14 helicopters, are working to stop it from reaching the town's northern suburbs.
+Two firefighters were treated in hospital for smoke inhalation and released on Monday night.
+Fire chief Daniel Mercer said the fire was probably caused by a power line brought down by strong winds.
+"The next 48 hours are critical, because the wind is expected to pick up again on Thursday," Mercer said.
+Governor Alicia Romero declared a state of emergency for Brookfield County on Monday and promised 25 million dollars in aid for people who lost property.
+At least 37 homes have been destroyed, most of them in the village of Pine Hollow.
+Evacuees are being housed at the Brookfield sports centre, which can hold about 1,500 people, and in three local schools.
+The utility company, Northern Grid, said it was cooperating with investigators but declined to comment further.
+"""
+
+TRANSFER = """# Harlow United sign striker Tomas Reyes for a club record fee
+Harlow United have signed the Uruguayan striker Tomas Reyes from Porto for a club record fee of 45 million pounds, the club announced on Wednesday.
+Reyes, 24, has agreed a five-year contract and will wear the number nine shirt.
+He scored 31 goals in all competitions for Porto last season, the most of any player in the Portuguese league.
+"Tomas is exactly the kind of forward we have been looking for," said manager Karen Holt, who took charge of Harlow in March.
+The fee could rise to 52 million pounds if Harlow qualify for the Champions League during his contract.
+Reyes replaces Liam Foster, who left for Bayern Munich in July after eight seasons at the club.
+Harlow finished sixth in the league last season, four points short of a European place.
+The club's owner, the investment firm Castlegate Partners, bought Harlow in 2021 for 300 million pounds.
+"""
+
 MODES = ["extractive", pytest.param("reader", marks=pytest.mark.skipif(
     os.environ.get("NEWSQA_SKIP_READER") == "1", reason="NEWSQA_SKIP_READER=1"))]
 
@@ -89,6 +113,8 @@ def articles(tmp_path_factory):
     (folder / "articles" / "health.md").write_text(HEALTH, encoding="utf-8")
     (folder / "articles" / "election.md").write_text(ELECTION, encoding="utf-8")
     (folder / "articles" / "layoffs.md").write_text(LAYOFFS, encoding="utf-8")
+    (folder / "articles" / "wildfire.md").write_text(WILDFIRE, encoding="utf-8")
+    (folder / "articles" / "transfer.md").write_text(TRANSFER, encoding="utf-8")
     shutil.copy(SAMPLE, folder / "articles" / SAMPLE.name)
     return folder
 
@@ -174,6 +200,7 @@ def test_a_yes_or_no_question_is_answered_with_the_sentences_that_say_so(engine,
     "How much did the campaign cost?",  # "Two board members" counts people; 1.2 million is the clinics' cost
     "What will the ferry terminal cost?",  # no story has one: the pier's 18.5 million (extractive), the clinics' (reader)
     "What did Northvale pay for SolarCrest?",  # the reader's echo "SolarCrest" showed the new borrowing's sentence
+    "How many people were evacuated?",  # 130 killed in Paris (extractive), 275 militants who left (reader)
 ])
 def test_an_answer_that_is_about_something_else_is_not_found(engine, question):
     answer = engine.answer(question)
@@ -184,6 +211,7 @@ def test_an_answer_that_is_about_something_else_is_not_found(engine, question):
     ("Where did the fighters go?", "Dillon"),  # the subject of "Dillon said" is no place
     ("Who is the mayor of Port Ellis?", "Coastal Ledger"),  # neither article names a mayor
     ("How long will the town borrow for?", "June 6"),  # when the battle for Raqqa began is no span of time
+    ("Who owns Harlow United?", "Tomas Reyes"),  # of the sentence saying the club signed him: no owning there
 ])
 def test_no_short_answer_is_claimed_that_the_sentence_does_not_give(engine, question, wrong):
     answer = engine.answer(question)
@@ -202,9 +230,10 @@ def test_no_short_answer_is_claimed_that_the_sentence_does_not_give(engine, ques
     ("How much is Northvale paying for SolarCrest?", "2.1 billion"),  # was "900 million", the new borrowing
     ("How many votes did Maria Castell get?", "9,874"),  # was "412" (extractive), her winning margin
     ("How old is Maria Castell?", "41"),  # was "412 votes" (extractive), her margin
-    ("When was the deal announced?", "Friday"),  # was "2030" (extractive), of "double our output by 2030"
+    ("When was the SolarCrest deal announced?", "Friday"),  # was "2030" (extractive, "output by 2030"), then "2009" (founded)
     ("What price did Northvale agree?", "2.1 billion"),  # the reader said "900 million euros", the new borrowing
     ("What is Northvale paying for SolarCrest?", "2.1 billion"),  # the reader said "cash": the verb asks a sum
+    ("How many firefighters were hurt?", "Two"),  # the reader said "900", the firefighters at work
 ])
 def test_the_right_kind_of_answer_or_none(engine, question, right):
     answer = engine.answer(question)

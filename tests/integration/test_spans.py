@@ -1,12 +1,14 @@
 """How an answer span is widened, narrowed or moved on the real spaCy parse: a measure keeps its unit,
-and "who did it to X" is the subject of the clause that names X."""
+"who did it to X" is the subject of the clause that names X, "who did it" needs a sentence that says it
+was done, and "when was it done" a date of that deed."""
 
 import pytest
 
 from assistant.answering.extractive.answerer import default_nlp
 from assistant.answering.extractive.patterns import agent_of_another_clause
-from assistant.answering.extractive.question import analyse_question, apply_parse
-from assistant.answering.extractive.spans import measured, subject_nouns, with_scale
+from assistant.answering.extractive.question import analyse_question, apply_parse, asked_deed_said
+from assistant.answering.extractive.text import content_stems
+from assistant.answering.extractive.spans import measured, subject_nouns, time_of_another_deed, with_scale
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +85,31 @@ def test_a_quiz_lead_in_and_the_counted_phrase_are_not_the_subject(nlp):
     lead_in = "Star Donovan Mitchell scored the eighth-most points in an NBA game. How many did he score?"
     assert subject_nouns(nlp(lead_in)) == []
     assert subject_nouns(nlp("How many minutes of daily exercise could have an impact on your health?")) == []
+
+
+@pytest.mark.parametrize("question,sentence,said", [
+    ("Who owns Harlow United?", "Harlow United have signed the striker Tomas Reyes from Porto.", False),
+    ("Who owns Harlow United?", "The club's owner, the firm Castlegate Partners, bought Harlow in 2021.", True),
+    ("Who founded Halden Ales?", "Judge Helen Marsh told the court that Halden Ales had polluted the river.", False),
+    ("Who founded Halden Ales?", "Halden Ales was founded by Tom Halden in 1871.", True),
+    ("Who led the investigation?", "Sarah Quinn, who led the investigation, spoke on Friday.", True),
+    ("Who is the chief executive?", "Owen Blake apologised to anglers.", True),  # no deed asked: the role check's
+    ("Who said the fire was out?", "Mercer told reporters on Tuesday.", True),  # the speaker check's
+])
+def test_who_did_it_needs_a_sentence_that_says_it_was_done(nlp, question, sentence, said):
+    q = analyse_question(question)
+    apply_parse(q, nlp(question))
+    assert asked_deed_said(q, content_stems(sentence)) is said
+
+
+@pytest.mark.parametrize("question,sentence,answer,other", [
+    ("When was the SolarCrest deal announced?", "SolarCrest, founded in 2009 by Pablo Ruiz, employs 3,800 people.", "2009", True),
+    ("When was the deal announced?", "Northvale will buy SolarCrest, the two companies said on Friday.", "Friday", False),
+    ("When was the brewery fined?", "The brewery was fined 2.4 million pounds on Friday.", "Friday", False),
+    ("When did the fire start?", "The fire, which started on Sunday, was contained on Tuesday.", "Sunday", False),
+    ("When did the fire start?", "The fire, which started on Sunday, was contained on Tuesday.", "Tuesday", True),
+    ("When will Castell take office?", "Castell will be sworn in on May 18.", "May 18", False),  # "take": too general
+])
+def test_a_date_of_another_deed_does_not_say_when(nlp, question, sentence, answer, other):
+    start = sentence.index(answer)
+    assert time_of_another_deed(nlp(question), nlp(sentence), start, start + len(answer)) is other

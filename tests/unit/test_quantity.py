@@ -9,6 +9,7 @@ from assistant.answering.extractive.quantity import (
     asked_unit,
     counts_something_else,
     deadline_for_a_past_when,
+    fate_of_something_else,
     margin_for_a_total,
     sum_of_something_else,
     wrong_kind_of_time,
@@ -234,3 +235,26 @@ QUOTE = "\"This deal gives us the factories we need to double our solar output b
 ])
 def test_a_deadline_does_not_say_when_something_was_done(question, sentence, answer, deadline):
     assert deadline_for_a_past_when(question, sentence, sentence.index(answer)) is deadline
+
+
+@pytest.mark.parametrize("question,sentence", [
+    ("How many people died in the fire?", "The fire forced 6,200 residents to leave their homes."),  # the reader's "6,200"
+    ("How many people were evacuated?", "Selo said 275 Syrian militants left along with their family members."),
+    ("How many firefighters were hurt?", "More than 900 firefighters are working to stop it."),
+    ("How many were arrested?", "About 2,000 people marched through the city."),
+])
+def test_a_count_of_people_another_fate_befell_does_not_answer(question, sentence):
+    assert fate_of_something_else(question, sentence)
+
+
+@pytest.mark.parametrize("question,sentence", [
+    ("How many people died in the fire?", "Hundreds of civilians have died."),
+    ("How many people died?", "The death toll rose to 40 on Monday."),
+    ("How many people were evacuated?", "The fire forced 6,200 residents to leave their homes."),
+    ("How many firefighters were hurt?", "Two firefighters were treated in hospital for smoke inhalation."),
+    ("How many were arrested?", "Police said 12 people were taken into custody."),
+    ("How many homes burned?", "At least 37 homes have been destroyed."),  # no fate of people asked
+    ("A quake killed 40 this week. How many buildings fell?", "Some 300 buildings fell."),  # the lead-in's deaths
+])
+def test_a_count_that_speaks_of_the_fate_asked_or_of_none_passes(question, sentence):
+    assert not fate_of_something_else(question, sentence)

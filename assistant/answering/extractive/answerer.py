@@ -18,7 +18,7 @@ from assistant.answering.extractive.quantity import (
     number_of_something_else,
     wrong_kind_of_time,
 )
-from assistant.answering.extractive.question import MEASURES, SPEECH, ROLE_W, analyse_question, apply_parse, asked_role_said
+from assistant.answering.extractive.question import MEASURES, SPEECH, ROLE_W, analyse_question, apply_parse, asked_deed_said, asked_role_said
 from assistant.answering.extractive.scoring import collect_sentences, score_embedding, score_lexical
 from assistant.answering.extractive.spans import (
     candidates,
@@ -30,6 +30,7 @@ from assistant.answering.extractive.spans import (
     only_a_person,
     pronoun_speaker,
     subject_nouns,
+    time_of_another_deed,
     wants_number,
     whole_name,
 )
@@ -175,6 +176,9 @@ class Extractor:
             short, confidence = None, 0.0  # "Tribal leaders" for a population: no number, so no answer here
         elif short and wrong_kind_of_time(question, short):
             short = None  # "three years" for "when?": the sentence may still say when, so it is shown
+        elif short and q.kind == "when" and id(best) in parsed and time_of_another_deed(
+                docs[0], parsed[id(best)], cand.start, cand.end):
+            short = None  # "2009" of "SolarCrest, founded in 2009" for "When was the SolarCrest deal announced?"
         if missing_names(question, passages, passages[best.passage].doc_id):
             # "Storm Hollis" asked, an article without it answers: not this article, so not its sentences either
             short, confidence = None, 0.0
@@ -227,6 +231,8 @@ class Extractor:
             start, end = measured(doc, start, end)  # "nine metres", not "of up to nine" or "nine"
         if q.kind == "who" and not asked_role_said(q, best.stems):
             return None  # "Who is the mayor?" over a sentence naming no mayor: no one is claimed to be it
+        if not asked_deed_said(q, best.stems):
+            return None  # "Who owns Harlow United?" over "Harlow United have signed ... Tomas Reyes"
         if q.kind == "what" and q.focus is None and q.role != "copula" and doc is not None and only_a_person(doc, start, end):
             return None  # "Helen Marsh" for "What did the judge say about the river?": a what-question asks no one
         name = identity_name(q.text)

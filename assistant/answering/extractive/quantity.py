@@ -99,7 +99,31 @@ def counts_something_else(question: str, sentence: str, start: int, end: int) ->
     return bool(named) and not unit & set(named)
 
 
+# What befell the people a count counts: killed, hurt, driven from home, held. The question's word
+# asks it (its last sentence: a quiz's lead-in may speak of deaths and ask of something else); the
+# answer's sentence must speak of the same fate, in any of its words.
+_FATES = tuple((re.compile(asked, re.I), re.compile(said, re.I)) for asked, said in (
+    (r"\b(?:die[sd]?|dead|deaths?|killed|kill|fatalit(?:y|ies)|perished)\b",
+     r"\b(?:die[sd]?|dead|deaths?|kill\w*|fatalit(?:y|ies)|perished|lives|bodies|death toll)\b"),
+    (r"\b(?:injur\w*|hurt|wounded)\b", r"\b(?:injur\w*|hurt|wound\w*|hospital\w*|treated)\b"),
+    (r"\b(?:evacuat\w*|displaced|fled|flee|homeless)\b",
+     r"\b(?:evacu\w*|displaced|fled|flee\w*|homeless|shelters?|housed|(?:leave|left) (?:their|his|her) homes?|from (?:their|his|her) homes?)\b"),
+    (r"\b(?:arrest\w*|detain\w*)\b", r"\b(?:arrest\w*|detain\w*|custody|jailed|held|charged)\b"),
+))
+
+
+def fate_of_something_else(question: str, sentence: str) -> bool:
+    """For "how many" people died, were hurt, fled or were held: True when the answer's `sentence` does not
+    speak of that fate. "How many people died in the fire?" was answered "6,200" by the reader, of
+    residents "forced to leave their homes"; "How many people were evacuated?" "275", of militants who left."""
+    asked = _LAST_SENTENCE.split(question.strip())[-1]
+    if not _AMOUNT_ASKED.search(asked):
+        return False
+    return any(fate.search(asked) and not said.search(sentence) for fate, said in _FATES)
+
+
 _AMOUNT_ASKED = re.compile(r"\bhow (?:much|many)\b", re.I)
+_LAST_SENTENCE = re.compile(r"(?<=[.!?:])\s+")
 
 
 def asks_amount(question: str) -> bool:
@@ -212,9 +236,10 @@ def deadline_for_a_past_when(question: str, sentence: str, start: int) -> bool:
 
 def number_of_something_else(question: str, sentence: str, start: int, end: int) -> bool:
     """The number checks both answerers apply to an answer found at `sentence[start:end]`: a count of
-    another thing, a sum of another kind, a winning margin for a total, a number that is no age for "how
+    another thing or of people another fate befell, a sum of another kind, a winning margin for a total, a number that is no age for "how
     old", or a deadline's year for when something was done."""
-    return (counts_something_else(question, sentence, start, end) or sum_of_something_else(question, sentence, start)
+    return (counts_something_else(question, sentence, start, end) or fate_of_something_else(question, sentence)
+            or sum_of_something_else(question, sentence, start)
             or margin_for_a_total(question, sentence, start) or age_of_something_else(question, sentence, start, end)
             or deadline_for_a_past_when(question, sentence, start))
 

@@ -294,6 +294,25 @@ def asked_role_said(q: Question, stems: list[str]) -> bool:
     return role not in _ROLES or role in stems
 
 
+# Verbs too general to say what was done: "Who is ...", "Who has ...", "Who got ..."
+GENERAL_VERBS = frozenset("be have do get make take go come become give keep put let see".split())
+
+
+def asked_deed_said(q: Question, stems: list[str]) -> bool:
+    """False when the question asks who did something ("Who owns Harlow United?", "Who founded
+    Halden Ales?") and the sentence `stems` does not say it was done: the person it names did
+    something else ("Tomas Reyes", signed by the club; "Helen Marsh", the judge). The doer's noun
+    counts ("the club's owner"); speaking verbs are the speaker check's, general verbs say too little."""
+    if q.kind != "who" or q.role != "agent" or not q.verb or q.verb in GENERAL_VERBS or q.verb in SPEECH:
+        return True
+    return bool(verb_stems(q.verb) & set(stems))
+
+
+def verb_stems(lemma: str) -> set[str]:
+    """The stems a verb's forms take: the lemma "found" is no "find" ("founds" is not irregular)."""
+    return {stem(lemma), stem(lemma + "s")}
+
+
 def _set_focus(q: Question, focus: str | None) -> None:
     """The focus noun rarely appears next to the answer, so it weighs little; it may type the answer."""
     if q.focus == focus:

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from assistant.answering.extractive.patterns import entities, np_span, pattern_spans, trim
-from assistant.answering.extractive.question import Question
+from assistant.answering.extractive.question import GENERAL_VERBS, SPEECH, Question, verb_stems
 from assistant.answering.extractive.text import CURRENCY, stem
 
 _NP_FALLBACK = 0.1  # type score of a plain noun chunk when the question wants an entity
@@ -352,3 +352,24 @@ def subject_nouns(doc) -> list[str]:
     if not any(c.dep_ == "aux" for c in root.children):
         return []
     return [c.text for c in root.children if c.dep_ == "compound" and c.pos_ == "NOUN"]
+
+
+def time_of_another_deed(question_doc, doc, start: int, end: int) -> bool:
+    """For "when was it done?": True when the answer `doc.text[start:end]` dates another deed than the
+    parsed question's ("2009" of "SolarCrest, founded in 2009" for "When was the SolarCrest deal
+    announced?"). The question's deed is its main verb; the answer's, the verb the answer hangs from,
+    through its preposition ("in"). An answer that hangs from no verb ("the Friday meeting") is not judged."""
+    root = list(question_doc.sents)[-1].root
+    inside = [t for t in _within(doc, start, end) if not t.is_punct]
+    heads = _roots(inside)
+    if root.pos_ != "VERB" or len(heads) != 1:
+        return False
+    verb = heads[0].head
+    while verb.pos_ == "ADP" and verb.head.i != verb.i:
+        verb = verb.head
+    asked, said = root.lemma_.lower(), verb.lemma_.lower()
+    if verb.pos_ != "VERB" or asked in GENERAL_VERBS or said in GENERAL_VERBS:
+        return False  # "When will Castell take office?": too general a verb to tell
+    if asked in SPEECH and said in SPEECH:
+        return False  # "the two companies said on Friday" for "announced"
+    return not verb_stems(asked) & (verb_stems(said) | {stem(verb.text)})

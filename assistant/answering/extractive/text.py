@@ -66,13 +66,19 @@ _IRREGULAR = {
     )
     for form in forms.split()
 }
+# Nouns for the one who does it, where the question asks with the verb: "Who owns Harlow United?" is
+# answered by "The club's owner, the investment firm Castlegate Partners". Not "leader" or "manager":
+# those are titles, named in many sentences that say nothing of leading.
+_AGENT = {noun + plural: base for noun, base in (("owner", "own"), ("founder", "found"), ("buyer", "buy"), ("seller", "sell"),
+                                                   ("winner", "win"), ("employer", "employ"), ("investor", "invest"))
+          for plural in ("", "s")}
 
 
 def stem(word: str) -> str:
-    """A light suffix stemmer: enough to match brokered/broker, militants/militant, cities/city, and
-    the irregular past of common verbs (bought/buy)."""
+    """A light suffix stemmer: enough to match brokered/broker, militants/militant, cities/city, the
+    irregular past of common verbs (bought/buy), and a few doers to their verb (owner/owns)."""
     w = word.lower()
-    w = _IRREGULAR.get(w, w)
+    w = _IRREGULAR.get(w) or _AGENT.get(w, w)
     if len(w) <= 3 or not w.isalpha():
         return w
     if w.endswith(("ies", "ied")):

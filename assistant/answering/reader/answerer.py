@@ -39,6 +39,7 @@ from assistant.answering.extractive.spans import (
     has_number,
     measured,
     subject_nouns,
+    time_of_another_deed,
     wants_number,
     with_scale,
 )
@@ -142,6 +143,9 @@ class ReaderAnswerer:
             # price, a winning margin for a total
         elif found is not None and wrong_kind_of_time(question, answer):
             found = None  # "June 6" for "how long?": when, not how long
+        elif found is not None and found.exact and asked.kind == "when" and time_of_another_deed(
+                self._nlp()(question), self._nlp()(shown[found.sentence].text), found.start, found.end):
+            found = None  # "2009" of "SolarCrest, founded in 2009" for "When was the SolarCrest deal announced?"
         elif found is not None and wants_number(asked) and not has_number(said):
             found = None  # "cash" for "What is Northvale paying for SolarCrest?": a sum needs a number
         elif found is not None and asks_amount(question) and amount_of_something_else(
