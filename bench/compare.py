@@ -5,7 +5,8 @@
 A change is a different short answer or a different abstention. Each changed question is printed with
 its gold, both outputs and their F1, then a count of changes by kind: answerable questions that became
 right or wrong (F1 moved by more than 0.3) or changed without that, and unanswerable questions newly
-answered, newly withheld ("not found"), or newly shown with their sentences and no short answer. Questions in only one run are counted apart.
+answered, newly withheld ("not found"), or newly shown with their sentences and no short answer.
+Questions in only one run are counted apart.
 """
 
 from __future__ import annotations

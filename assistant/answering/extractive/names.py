@@ -19,10 +19,9 @@ import re
 from urllib.parse import urlsplit
 
 from assistant.answering.base import RetrievedPassage
-from assistant.answering.extractive.text import STOP, content_stems, stem, tokens
+from assistant.answering.extractive.text import STOP, content_stems, question_parts, stem, tokens
 
 _ORDINAL = re.compile(r"^\d+(?:st|nd|rd|th)$", re.I)
-_LAST_SENTENCE = re.compile(r"(?<=[.!?:])\s+")
 _ASKING = frozenset("which what whose".split())
 _ASIDE = re.compile(r",\s*(?:which|who|whose|where|when)\b[^,]*,", re.I)
 
@@ -43,7 +42,7 @@ def _asked(question: str) -> list[tuple[str, str, bool]]:
     """`asked_names`, each with its initials where another spelling may stand for it, and whether it
     is an acronym: ("union", "eu", False) for "European Union", which an article may write "EU";
     ("mvp", "mvp", True) for "MVP", which an article may write out ("most valuable player")."""
-    asked = _ASIDE.sub(",", _LAST_SENTENCE.split(question.strip())[-1])
+    asked = _ASIDE.sub(",", question_parts(question)[-1])
     names: list[tuple[str, str, bool]] = []
     run: list[str] = []
     previous = ""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 from assistant.answering.extractive.question import asks_paid
-from assistant.answering.extractive.text import CURRENCY, LIGHT, STOP, stem, tokens
+from assistant.answering.extractive.text import CURRENCY, LIGHT, STOP, question_parts, stem, tokens
 
 PEOPLE = frozenset(stem(w) for w in """people person persons resident inhabitant citizen population villager local
     civilian adult child children men women man woman male female boy girl voter worker employee student pupil patient soldier troop
@@ -116,14 +116,13 @@ def fate_of_something_else(question: str, sentence: str) -> bool:
     """For "how many" people died, were hurt, fled or were held: True when the answer's `sentence` does not
     speak of that fate. "How many people died in the fire?" was answered "6,200" by the reader, of
     residents "forced to leave their homes"; "How many people were evacuated?" "275", of militants who left."""
-    asked = _LAST_SENTENCE.split(question.strip())[-1]
+    asked = question_parts(question)[-1]
     if not _AMOUNT_ASKED.search(asked):
         return False
     return any(fate.search(asked) and not said.search(sentence) for fate, said in _FATES)
 
 
 _AMOUNT_ASKED = re.compile(r"\bhow (?:much|many)\b", re.I)
-_LAST_SENTENCE = re.compile(r"(?<=[.!?:])\s+")
 
 
 def asks_amount(question: str) -> bool:
@@ -236,8 +235,8 @@ def deadline_for_a_past_when(question: str, sentence: str, start: int) -> bool:
 
 def number_of_something_else(question: str, sentence: str, start: int, end: int) -> bool:
     """The number checks both answerers apply to an answer found at `sentence[start:end]`: a count of
-    another thing or of people another fate befell, a sum of another kind, a winning margin for a total, a number that is no age for "how
-    old", or a deadline's year for when something was done."""
+    another thing or of people another fate befell, a sum of another kind, a winning margin for a total,
+    a number that is no age for "how old", or a deadline's year for when something was done."""
     return (counts_something_else(question, sentence, start, end) or fate_of_something_else(question, sentence)
             or sum_of_something_else(question, sentence, start)
             or margin_for_a_total(question, sentence, start) or age_of_something_else(question, sentence, start, end)

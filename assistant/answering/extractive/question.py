@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from assistant.answering.extractive.text import STOP, content_stems, stem, term_weight, tokens
+from assistant.answering.extractive.text import STOP, content_stems, question_parts, stem, term_weight, tokens
 
 _LEAD_W = 0.5  # weight of quiz-style lead-in sentences before the question proper
 # Weight of a role noun in a who-question ("Who is the mayor of Port Elwyn?"): the answer's sentence
@@ -138,7 +138,7 @@ class Question:
 def _question_terms(text: str) -> tuple[dict[str, float], set[tuple[str, str]]]:
     terms: dict[str, float] = {}
     seq: list[str] = []
-    parts = re.split(r"(?<=[.!?:])\s+", text.strip())
+    parts = question_parts(text)
     for k, part in enumerate(parts):
         # Quiz-style lead-in sentences ("X died this week. Which team ...?") count for less.
         scale = 1.0 if k == len(parts) - 1 else _LEAD_W

@@ -69,9 +69,18 @@ _IRREGULAR = {
 # Nouns for the one who does it, where the question asks with the verb: "Who owns Harlow United?" is
 # answered by "The club's owner, the investment firm Castlegate Partners". Not "leader" or "manager":
 # those are titles, named in many sentences that say nothing of leading.
-_AGENT = {noun + plural: base for noun, base in (("owner", "own"), ("founder", "found"), ("buyer", "buy"), ("seller", "sell"),
-                                                   ("winner", "win"), ("employer", "employ"), ("investor", "invest"))
+_AGENT = {noun + plural: base
+          for noun, base in (("owner", "own"), ("founder", "found"), ("buyer", "buy"), ("seller", "sell"),
+                             ("winner", "win"), ("employer", "employ"), ("investor", "invest"))
           for plural in ("", "s")}
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?:])\s+")
+
+
+def question_parts(text: str) -> list[str]:
+    """A question's sentences: a quiz's lead-ins ("X died this week.") first, the question proper last."""
+    return _SENTENCE_END.split(text.strip())
 
 
 def stem(word: str) -> str:
