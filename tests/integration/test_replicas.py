@@ -10,6 +10,7 @@ loopback port) and one `chroma run` server.
 - Command-line ingests and a replica killed with SIGKILL mid-ingest lose nothing committed.
 """
 
+import contextlib
 import itertools
 import os
 import signal
@@ -112,16 +113,16 @@ def serve_env(shared: dict) -> dict:
             "NEWSQA_CHROMA_PORT": str(shared["chroma_port"]), "NEWSQA_ANSWER_WORKERS": "0", "NEWSQA_API_KEYS": "[]"}
 
 
-@pytest.fixture
-def two_servers(tmp_path, postgres_server, chroma):
+@contextlib.contextmanager
+def serving_pair(folder, postgres_server, chroma):
     """Two `app.py serve` processes on one fresh database and one Chroma collection of their own."""
     shared = {"database_url": postgres_server.database(), "chroma_host": chroma.host, "chroma_port": chroma.port}
-    env = {**serve_env(shared), "NEWSQA_COLLECTION": f"replicas_{tmp_path.name}"}
+    env = {**serve_env(shared), "NEWSQA_COLLECTION": f"replicas_{folder.name}"}
     servers, bases = [], []
     try:
         for name in ("a", "b"):
             port = free_port()
-            servers.append(start_serve(tmp_path / name, port, env, tmp_path / f"{name}.log"))
+            servers.append(start_serve(folder / name, port, env, folder / f"{name}.log"))
             bases.append(f"http://127.0.0.1:{port}")
         yield bases, servers, env
     finally:
@@ -133,6 +134,20 @@ def two_servers(tmp_path, postgres_server, chroma):
                 except Exception:
                     server.kill()
             server.log.close()
+
+
+@pytest.fixture(scope="module")
+def two_servers(tmp_path_factory, postgres_server, chroma):
+    """One pair for the tests that leave both replicas running (each starts in about 15 s)."""
+    with serving_pair(tmp_path_factory.mktemp("pair"), postgres_server, chroma) as pair:
+        yield pair
+
+
+@pytest.fixture
+def own_two_servers(tmp_path, postgres_server, chroma):
+    """A pair of its own, for a test that kills a replica."""
+    with serving_pair(tmp_path, postgres_server, chroma) as pair:
+        yield pair
 
 
 def test_an_upload_through_one_server_is_answered_by_the_other_at_once(two_servers):
@@ -180,8 +195,8 @@ def consistent(settings: Settings) -> ArticleIndex:
     return index
 
 
-def test_a_replica_killed_mid_upload_and_command_line_ingests_at_once_lose_nothing(two_servers, tmp_path):
-    (a, b), servers, env = two_servers
+def test_a_replica_killed_mid_upload_and_command_line_ingests_at_once_lose_nothing(own_two_servers, tmp_path):
+    (a, b), servers, env = own_two_servers
     env = {**env, "NEWSQA_INGEST_BATCH_SIZE": "4"}
     write_articles(tmp_path / "cli", 60)
     write_articles(tmp_path / "upload", 40)
