@@ -1,6 +1,6 @@
-"""A journalist's questions over nine articles in one real index (the bundled MiniLM, embedded Chroma):
+"""A journalist's questions over ten articles in one real index (the bundled MiniLM, embedded Chroma):
 the bundled Raqqa sample and made-up stories of a harbour, a court case, a takeover, an outbreak, an
-election, a car maker's job cuts, a wildfire and a football transfer.
+election, a car maker's job cuts, a wildfire, a football transfer and a rail strike.
 Asked in the extractive mode and in the reader mode (the real bundled 1.5B model); each question must
 be answered right or plainly not found.
 
@@ -99,6 +99,17 @@ Harlow finished sixth in the league last season, four points short of a European
 The club's owner, the investment firm Castlegate Partners, bought Harlow in 2021 for 300 million pounds.
 """
 
+STRIKE = """# Rail workers in Elmsworth to strike for three days over pay
+ELMSWORTH (Metro Daily) - Train drivers at Elmsworth Rail will walk out for three days from 14 March after talks over pay broke down, their union said on Thursday.
+The Drivers' Union, which represents about 2,300 of the company's 2,800 drivers, wants a 9 percent pay rise this year; the company has offered 4 percent.
+Union general secretary Priya Nandakumar said members had "run out of patience" after 11 months of talks.
+Elmsworth Rail runs about 1,900 trains a day and carries some 420,000 passengers on a typical weekday.
+The company's chief executive, Martin Cole, called the strike "deeply disappointing" and said only one train in five would run on strike days.
+The last strike at the company, in 2019, lasted five days and cost it an estimated 18 million pounds.
+Transport minister Helen Osei urged both sides to return to talks at the arbitration service Acas.
+Passengers with season tickets will be able to claim refunds for the strike days, the company said.
+"""
+
 MODES = ["extractive", pytest.param("reader", marks=pytest.mark.skipif(
     os.environ.get("NEWSQA_SKIP_READER") == "1", reason="NEWSQA_SKIP_READER=1"))]
 
@@ -115,6 +126,7 @@ def articles(tmp_path_factory):
     (folder / "articles" / "layoffs.md").write_text(LAYOFFS, encoding="utf-8")
     (folder / "articles" / "wildfire.md").write_text(WILDFIRE, encoding="utf-8")
     (folder / "articles" / "transfer.md").write_text(TRANSFER, encoding="utf-8")
+    (folder / "articles" / "strike.md").write_text(STRIKE, encoding="utf-8")
     shutil.copy(SAMPLE, folder / "articles" / SAMPLE.name)
     return folder
 
@@ -198,6 +210,7 @@ def test_a_yes_or_no_question_is_answered_with_the_sentences_that_say_so(engine,
     "How many people live in Raqqa?",  # "more than 130 people" were killed in Paris
     "How many fish died?",  # "hundreds of civilians have died", in the war story
     "How much did the campaign cost?",  # "Two board members" counts people; 1.2 million is the clinics' cost
+    "How many goals did Liam Foster score?",  # was "31" (both modes): the "he" of "He scored 31 goals" is Reyes
     "What will the ferry terminal cost?",  # no story has one: the pier's 18.5 million (extractive), the clinics' (reader)
     "What did Northvale pay for SolarCrest?",  # the reader's echo "SolarCrest" showed the new borrowing's sentence
     "How many people were evacuated?",  # 130 killed in Paris (extractive), 275 militants who left (reader)
@@ -212,6 +225,7 @@ def test_an_answer_that_is_about_something_else_is_not_found(engine, question):
     ("Who is the mayor of Port Ellis?", "Coastal Ledger"),  # neither article names a mayor
     ("How long will the town borrow for?", "June 6"),  # when the battle for Raqqa began is no span of time
     ("Who owns Harlow United?", "Tomas Reyes"),  # of the sentence saying the club signed him: no owning there
+    ("Who founded Halden Ales?", "Carrick"),  # "founded in 1871 ... its site in Carrick" (extractive): no founder named
 ])
 def test_no_short_answer_is_claimed_that_the_sentence_does_not_give(engine, question, wrong):
     answer = engine.answer(question)
@@ -234,6 +248,8 @@ def test_no_short_answer_is_claimed_that_the_sentence_does_not_give(engine, ques
     ("What price did Northvale agree?", "2.1 billion"),  # the reader said "900 million euros", the new borrowing
     ("What is Northvale paying for SolarCrest?", "2.1 billion"),  # the reader said "cash": the verb asks a sum
     ("How many firefighters were hurt?", "Two"),  # the reader said "900", the firefighters at work
+    ("How long will the strike last?", "three days"),  # was "five days" (both modes), how long the last one lasted
+    ("When will the strike start?", "14 March"),  # was "Sunday" (extractive), when the wildfire started
 ])
 def test_the_right_kind_of_answer_or_none(engine, question, right):
     answer = engine.answer(question)

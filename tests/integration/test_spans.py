@@ -8,7 +8,8 @@ from assistant.answering.extractive.answerer import default_nlp
 from assistant.answering.extractive.patterns import agent_of_another_clause
 from assistant.answering.extractive.question import analyse_question, apply_parse, asked_deed_said
 from assistant.answering.extractive.text import content_stems
-from assistant.answering.extractive.spans import measured, subject_nouns, time_of_another_deed, with_scale
+from assistant.answering.extractive.deeds import past_for_a_future, pronoun_for_another, time_of_another_deed
+from assistant.answering.extractive.spans import measured, subject_nouns, with_scale
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +114,61 @@ def test_who_did_it_needs_a_sentence_that_says_it_was_done(nlp, question, senten
 def test_a_date_of_another_deed_does_not_say_when(nlp, question, sentence, answer, other):
     start = sentence.index(answer)
     assert time_of_another_deed(nlp(question), nlp(sentence), start, start + len(answer)) is other
+
+
+@pytest.mark.parametrize("question,sentence,answer,past", [
+    ("How long will the strike last?", "The last strike, in 2019, lasted five days.", "five days", True),
+    ("When will the strike start?", "A wildfire that started on Sunday afternoon has burned 11,000 hectares.", "Sunday", True),
+    ("When will the strike start?", "Drivers will walk out for three days from 14 March, their union said on Thursday.",
+     "14 March", False),
+    ("When will the strike start?", "Drivers will walk out for three days from 14 March, their union said on Thursday.",
+     "Thursday", True),  # when it was said, not when it will start
+    ("When will the stadium open?", "The stadium was scheduled to open in May.", "May", False),  # a passive: not judged
+    ("When will Castell take office?", "Castell takes office in January.", "January", False),
+    ("When did the strike start?", "The strike started on Sunday.", "Sunday", False),  # asked in the past
+])
+def test_what_happened_does_not_say_what_will(nlp, question, sentence, answer, past):
+    start = sentence.index(answer)
+    assert past_for_a_future(nlp(question), nlp(sentence), start, start + len(answer)) is past
+
+
+@pytest.mark.parametrize("question,before,sentence,other", [
+    ("How many goals did Liam Foster score?", "Reyes, 24, has agreed a five-year contract.",
+     "He scored 31 goals for Porto last season.", True),
+    ("How many goals did Tomas Reyes score?", "Harlow have signed Tomas Reyes from Porto.",
+     "He scored 31 goals for Porto last season.", False),  # the sentence before names him: he may be "he"
+    ("How many goals did Liam Foster score?", "The club finished sixth last season.",
+     "He scored 31 goals for Porto last season.", False),  # no one named before: not judged
+    ("How many goals did Liam Foster score?", "Reyes, 24, has agreed a five-year contract.",
+     "The club scored 31 goals last season.", False),  # no "he" or "she"
+])
+def test_a_he_named_in_the_sentence_before_is_not_another_person_asked(nlp, question, before, sentence, other):
+    assert pronoun_for_another(nlp(question), nlp(sentence), nlp(before)) is other
+
+
+def test_a_date_hanging_from_the_question_verb_is_a_pattern_answer(nlp):
+    """The typed-entity pattern once compared spaCy tokens by identity, which never holds (each access makes
+    a new Token object), so a date attached to the question's verb never got its pattern bonus."""
+    from assistant.answering.extractive.patterns import pattern_spans
+
+    question, sentence = "When did the SDF launch the battle?", "The SDF launched the battle for Raqqa on June 6."
+    q = analyse_question(question)
+    apply_parse(q, nlp(question))
+    doc = nlp(sentence)
+    spans = [(doc[i:j + 1].text, bonus) for i, j, bonus in pattern_spans(q, doc)]
+    assert ("June 6", 0.8) in spans
+
+
+@pytest.mark.parametrize("question,sentence,without", [
+    ("Who founded Halden Ales?", "Halden Ales, founded in 1871, employs 310 people at its site in Carrick.", True),
+    ("Who founded SolarCrest?", "SolarCrest, founded in 2009 by Pablo Ruiz, employs 3,800 people.", False),  # "by"
+    ("Who founded SolarCrest?", "Pablo Ruiz founded SolarCrest in 2009.", False),  # the subject
+    ("Who founded SolarCrest?", "Its founder, Pablo Ruiz, left in 2015.", False),  # the doer's noun: not judged
+    ("Who owns Harlow United?", "Harlow United have signed Tomas Reyes.", False),  # no owning said: another check's
+])
+def test_who_did_it_needs_a_doer_in_the_sentence(nlp, question, sentence, without):
+    from assistant.answering.extractive.patterns import deed_without_doer
+
+    q = analyse_question(question)
+    apply_parse(q, nlp(question))
+    assert deed_without_doer(q, nlp(sentence)) is without

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Protocol
 
 from assistant.answering.base import NOT_FOUND, Draft, Evidence, RetrievedPassage
 from assistant.answering.extractive.confidence import ConfidenceModel, confidence_features
+from assistant.answering.extractive.deeds import HE_OR_SHE, TIMES, past_for_a_future, pronoun_for_another, time_of_another_deed
 from assistant.answering.extractive.names import describes_name, identity_name, missing_names
+from assistant.answering.extractive.patterns import deed_without_doer
 from assistant.answering.extractive.quantity import (
     amount_of_something_else,
     number_of_something_else,
@@ -30,7 +32,6 @@ from assistant.answering.extractive.spans import (
     only_a_person,
     pronoun_speaker,
     subject_nouns,
-    time_of_another_deed,
     wants_number,
     whole_name,
 )
@@ -168,6 +169,7 @@ class Extractor:
                 chosen, short = [named, best], named.text[start:end]
         features = confidence_features(q, best, sents)
         confidence = evidence_confidence = self.confidence.confidence(features)
+        own = short and cand is not None and id(best) in parsed and id(best) not in speakers  # a span of the best sentence
         if short and cand is not None and number_of_something_else(question, best.text, cand.start, cand.end):
             short, confidence = None, 0.0  # "40,000" homes for a population, a loan for a price, a winning margin
         elif short and amount_of_something_else(question, subject_nouns(docs[0]), best.text):
@@ -179,6 +181,10 @@ class Extractor:
         elif short and q.kind == "when" and id(best) in parsed and time_of_another_deed(
                 docs[0], parsed[id(best)], cand.start, cand.end):
             short = None  # "2009" of "SolarCrest, founded in 2009" for "When was the SolarCrest deal announced?"
+        elif own and q.kind in TIMES and past_for_a_future(docs[0], parsed[id(best)], cand.start, cand.end):
+            short = None  # "five days" of "The last strike ... lasted five days" for "How long will the strike last?"
+        if own and short and self._of_someone_else(docs[0], best, parsed[id(best)], sents, passages):
+            short, confidence = None, 0.0  # "31" of "He scored 31 goals" (Reyes) for "How many goals did Liam Foster score?"
         if missing_names(question, passages, passages[best.passage].doc_id):
             # "Storm Hollis" asked, an article without it answers: not this article, so not its sentences either
             short, confidence = None, 0.0
@@ -208,14 +214,20 @@ class Extractor:
         for s in top:
             if not pronoun_speaker(parsed[id(s)], SPEECH):
                 continue
-            doc_id = passages[s.passage].doc_id
-            before = next((o for o in sents if passages[o.passage].doc_id == doc_id  # right before it, in any passage
-                           and o.end <= s.start and not o.text[-1:].isspace() and s.start - o.end <= 3), None)
+            before = _sentence_before(s, sents, passages)
             person = last_person(self.nlp(before.text)) if before is not None else None
             found[id(s)] = (before, person) if person is not None else None
             if person is not None:
                 s.score += _W_CANDIDATE * (2.0 - (s.best.score if s.best else 0.0))  # as a typed, pattern-matched span would
         return found
+
+    def _of_someone_else(self, question_doc, best, doc, sents, passages) -> bool:
+        """The best sentence's "he" or "she" is another person than the one asked (`pronoun_for_another`); the
+        sentence before it is parsed only where the question names someone the sentence does not."""
+        if not any(e.label_ == "PERSON" for e in question_doc.ents) or not any(t.lower_ in HE_OR_SHE for t in doc):
+            return False
+        before = _sentence_before(best, sents, passages)
+        return pronoun_for_another(question_doc, doc, self.nlp(before.text) if before is not None else None)
 
     @staticmethod
     def _short_answer(q, best, doc) -> str | None:
@@ -231,8 +243,10 @@ class Extractor:
             start, end = measured(doc, start, end)  # "nine metres", not "of up to nine" or "nine"
         if q.kind == "who" and not asked_role_said(q, best.stems):
             return None  # "Who is the mayor?" over a sentence naming no mayor: no one is claimed to be it
-        if not asked_deed_said(q, best.stems):
-            return None  # "Who owns Harlow United?" over "Harlow United have signed ... Tomas Reyes"
+        if not asked_deed_said(q, best.stems) or (doc is not None and deed_without_doer(q, doc)):
+            # "Who owns Harlow United?" over "Harlow United have signed ... Tomas Reyes"; "Who founded Halden
+            # Ales?" over "Halden Ales, founded in 1871, employs 310 people at its site in Carrick"
+            return None
         if q.kind == "what" and q.focus is None and q.role != "copula" and doc is not None and only_a_person(doc, start, end):
             return None  # "Helen Marsh" for "What did the judge say about the river?": a what-question asks no one
         name = identity_name(q.text)
@@ -243,6 +257,13 @@ class Extractor:
             # claimed. Measured: taking the next candidate that names a place was as often wrong.
             return None
         return best.text[start:end]
+
+
+def _sentence_before(sentence, sents, passages):
+    """The sentence right before `sentence` in its article, among those retrieved (in any passage), or None."""
+    doc_id = passages[sentence.passage].doc_id
+    return next((o for o in sents if passages[o.passage].doc_id == doc_id and o.end <= sentence.start
+                 and not o.text[-1:].isspace() and sentence.start - o.end <= 3), None)
 
 
 class Extracts(Protocol):

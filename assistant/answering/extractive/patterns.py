@@ -5,7 +5,7 @@ copula, say/do, why and how patterns. Spans are token ranges (i, j), both ends i
 
 from __future__ import annotations
 
-from assistant.answering.extractive.question import Question
+from assistant.answering.extractive.question import GENERAL_VERBS, SPEECH, Question
 from assistant.answering.extractive.text import stem
 
 _DROP_FROM_NP = frozenset({"relcl", "acl", "appos", "advcl", "parataxis"})
@@ -47,7 +47,7 @@ def _subject(verb):
     for c in verb.children:
         if c.dep_ in ("nsubj", "nsubjpass"):
             return c
-    if verb.dep_ in ("conj", "xcomp", "advcl") and verb.head is not verb:
+    if verb.dep_ in ("conj", "xcomp", "advcl") and verb.head.i != verb.i:
         return _subject(verb.head)
     return None
 
@@ -148,12 +148,31 @@ def agent_of_another_clause(q: Question, doc, start: int, end: int) -> tuple[int
     return next((span for v in kept if (span := subject_span(v))), None)
 
 
+def deed_without_doer(q: Question, doc) -> bool:
+    """For "who did it?": True when the sentence says the deed only without a doer, so the people and places
+    it names did something else: "Halden Ales, founded in 1871, employs 310 people at its site in Carrick"
+    for "Who founded Halden Ales?". A doer is the subject of an active verb or the "by" of a passive; a
+    sentence naming the doer's noun ("the club's founder") is not judged."""
+    if q.kind != "who" or q.role != "agent" or not q.verb or q.verb in GENERAL_VERBS or q.verb in SPEECH:
+        return False
+    said = _verbs_matching(q, doc)
+    verbs = [v for v in said if v.pos_ == "VERB"]
+    if not verbs or len(verbs) < len(said):
+        return False
+
+    def doer(v) -> bool:
+        subject = _subject(v)
+        return (subject is not None and subject.dep_ == "nsubj") or any(c.dep_ == "agent" for c in v.children)
+
+    return not any(doer(v) for v in verbs)
+
+
 def _attached(tok, verb, hops: int = 3) -> bool:
     for _ in range(hops):
-        if tok.head is tok:
+        if tok.head.i == tok.i:
             return False
         tok = tok.head
-        if tok is verb:
+        if tok.i == verb.i:
             return True
         if tok.pos_ in ("VERB", "AUX"):
             return False

@@ -353,7 +353,7 @@ def apply_parse(q: Question, doc) -> None:
         prep = verb.lower_
         verb = verb.head
     hops = 0
-    while verb.pos_ not in ("VERB", "AUX") and verb.head is not verb and hops < 4:
+    while verb.pos_ not in ("VERB", "AUX") and verb.head.i != verb.i and hops < 4:
         verb = verb.head
         hops += 1
     if verb.pos_ not in ("VERB", "AUX"):
@@ -362,7 +362,7 @@ def apply_parse(q: Question, doc) -> None:
     if q.verb == "be" and phrase is wh:
         q.role = "copula"
         other = next(
-            (c for c in verb.children if c.dep_ in ("nsubj", "attr") and c is not phrase and c.i != wh.i),
+            (c for c in verb.children if c.dep_ in ("nsubj", "attr") and c.i != phrase.i),
             None,
         )
         if other is not None:
@@ -373,7 +373,7 @@ def apply_parse(q: Question, doc) -> None:
                     q.labels = dict(_FOCUS_LABELS[focus])
                     q.focus = focus
         return
-    subj = next((c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass") and c is not phrase), None)
+    subj = next((c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass") and c.i != phrase.i), None)
     if dep in ("dobj",) and wh.lower_ == "what" and phrase is wh and q.verb in SPEECH | {"do"}:
         q.role = "say" if q.verb in SPEECH else "do"
         if subj is not None:

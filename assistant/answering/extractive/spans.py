@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from assistant.answering.extractive.patterns import entities, np_span, pattern_spans, trim
-from assistant.answering.extractive.question import GENERAL_VERBS, SPEECH, Question, verb_stems
+from assistant.answering.extractive.question import Question
 from assistant.answering.extractive.text import CURRENCY, stem
 
 _NP_FALLBACK = 0.1  # type score of a plain noun chunk when the question wants an entity
@@ -195,14 +195,14 @@ _NOUNS = frozenset({"NOUN", "PROPN"})
 MAX_COORDINATED_WORDS = 10
 
 
-def _within(doc, start: int, end: int) -> list:
+def within(doc, start: int, end: int) -> list:
     """The tokens of `doc` that lie within the character offsets [start, end)."""
     return [t for t in doc if t.idx >= start and t.idx + len(t.text) <= end]
 
 
-def _roots(tokens: list) -> list:
+def roots(tokens: list) -> list:
     """Those of `tokens` whose head lies outside them (the phrase's root, if they form one phrase)."""
-    return [t for t in tokens if t.head not in tokens or t.head is t]
+    return [t for t in tokens if t.head not in tokens or t.head.i == t.i]
 
 
 def coordinated(doc, start: int, end: int) -> tuple[int, int]:
@@ -211,12 +211,12 @@ def coordinated(doc, start: int, end: int) -> tuple[int, int]:
     elders". Half of "who did it" is a wrong answer shown as a right one. Offsets are unchanged where
     the answer is no noun of a coordination of nouns, or the whole would be longer than
     MAX_COORDINATED_WORDS."""
-    inside = [t for t in _within(doc, start, end) if not t.is_punct]
-    heads = _roots(inside)
+    inside = [t for t in within(doc, start, end) if not t.is_punct]
+    heads = roots(inside)
     if len(heads) != 1 or heads[0].pos_ not in _NOUNS:
         return start, end
     first = heads[0]
-    while first.dep_ == "conj" and first.head.pos_ in _NOUNS and first.head is not first:
+    while first.dep_ == "conj" and first.head.pos_ in _NOUNS and first.head.i != first.i:
         first = first.head
     members = [first]
     for member in members:  # each conjunct's own conjuncts, in order
@@ -241,12 +241,12 @@ def names_a_place(doc, start: int, end: int) -> bool:
     """Can `doc.text[start:end]` answer "where?": it holds a place name (GPE, LOC, FAC), or it is the
     object of a preposition of place ("at the town hall") and not a date, time, person or number.
     "Where did the fighters go?" was answered "Dillon", the subject of "Dillon said"."""
-    inside = _within(doc, start, end)
+    inside = within(doc, start, end)
     if not inside:
         return False
     if any(t.ent_type_ in _PLACES for t in inside):
         return True
-    root = next(iter(_roots(inside)), inside[0])
+    root = next(iter(roots(inside)), inside[0])
     if root.ent_type_ in _NOT_PLACES:
         return False
     return root.dep_ == "pobj" and root.head.lower_ in _PLACE_PREPOSITIONS
@@ -256,7 +256,7 @@ def whole_name(doc, start: int, end: int) -> tuple[int, int]:
     """The answer widened over the capitalised proper nouns right after it: "Islamic" of "between
     Islamic State and tribal elders", where the parse cut the name, becomes "Islamic State". Not
     leftwards: "Tomas Reid" would become "Mayor Tomas Reid"."""
-    inside = _within(doc, start, end)
+    inside = within(doc, start, end)
     if not inside:
         return start, end
     i, j = inside[0].i, inside[-1].i
@@ -273,7 +273,7 @@ def whole_name(doc, start: int, end: int) -> tuple[int, int]:
 def only_a_person(doc, start: int, end: int) -> bool:
     """`doc.text[start:end]` is a person's name and nothing else: no answer to "What did the judge say
     about the river?" ("Helen Marsh") or "What will the association ask the company to do?"."""
-    inside = [t for t in _within(doc, start, end) if not t.is_punct]
+    inside = [t for t in within(doc, start, end) if not t.is_punct]
     return bool(inside) and all(t.ent_type_ == "PERSON" for t in inside)
 
 
@@ -300,7 +300,7 @@ def measured(doc, start: int, end: int) -> tuple[int, int]:
     metres" becomes "up to nine metres"), and a bare number widened over its unit ("nine" becomes
     "nine metres", "45" of "45 years old" "45 years"). A measure without its unit says nothing.
     Unchanged where the answer holds more than a number, or no noun it counts follows it."""
-    inside = [t for t in _within(doc, start, end) if not t.is_punct]
+    inside = [t for t in within(doc, start, end) if not t.is_punct]
     while len(inside) > 1 and inside[0].lower_ in _LEADING:
         inside = inside[1:]
     if not inside:
@@ -352,24 +352,3 @@ def subject_nouns(doc) -> list[str]:
     if not any(c.dep_ == "aux" for c in root.children):
         return []
     return [c.text for c in root.children if c.dep_ == "compound" and c.pos_ == "NOUN"]
-
-
-def time_of_another_deed(question_doc, doc, start: int, end: int) -> bool:
-    """For "when was it done?": True when the answer `doc.text[start:end]` dates another deed than the
-    parsed question's ("2009" of "SolarCrest, founded in 2009" for "When was the SolarCrest deal
-    announced?"). The question's deed is its main verb; the answer's, the verb the answer hangs from,
-    through its preposition ("in"). An answer that hangs from no verb ("the Friday meeting") is not judged."""
-    root = list(question_doc.sents)[-1].root
-    inside = [t for t in _within(doc, start, end) if not t.is_punct]
-    heads = _roots(inside)
-    if root.pos_ != "VERB" or len(heads) != 1:
-        return False
-    verb = heads[0].head
-    while verb.pos_ == "ADP" and verb.head.i != verb.i:
-        verb = verb.head
-    asked, said = root.lemma_.lower(), verb.lemma_.lower()
-    if verb.pos_ != "VERB" or asked in GENERAL_VERBS or said in GENERAL_VERBS:
-        return False  # "When will Castell take office?": too general a verb to tell
-    if asked in SPEECH and said in SPEECH:
-        return False  # "the two companies said on Friday" for "announced"
-    return not verb_stems(asked) & (verb_stems(said) | {stem(verb.text)})

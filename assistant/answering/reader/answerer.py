@@ -17,6 +17,7 @@ The order of work, and why:
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -25,6 +26,7 @@ from assistant import prompts
 from assistant.answering.base import Draft, Evidence, RetrievedPassage
 from assistant.answering.extractive.answerer import MAX_ANSWER_WORDS, EvidenceSentence, ExtractiveAnswerer, default_nlp
 from assistant.answering.extractive.confidence import calibrated_threshold
+from assistant.answering.extractive.deeds import TIMES, asks_the_future, past_for_a_future, pronoun_for_another, time_of_another_deed
 from assistant.answering.extractive.names import describes_name, identity_name, missing_names
 from assistant.answering.extractive.quantity import (
     amount_of_something_else,
@@ -33,13 +35,12 @@ from assistant.answering.extractive.quantity import (
     wrong_kind_of_time,
 )
 from assistant.answering.extractive.patterns import agent_of_another_clause
-from assistant.answering.extractive.question import MEASURES, analyse_question, apply_parse, asks_speaker, speaks
+from assistant.answering.extractive.question import MEASURES, Question, analyse_question, apply_parse, asks_speaker, speaks
 from assistant.answering.extractive.spans import (
     coordinated,
     has_number,
     measured,
     subject_nouns,
-    time_of_another_deed,
     wants_number,
     with_scale,
 )
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
 
 READ_SENTENCES = 4  # best-ranked sentences the model reads (each with its predecessor)
 MAX_PROMPT_CHARS = 2400  # ~600 tokens: the sentences shown stop here
+_HE_OR_SHE = re.compile(r"\b(?:he|she)\b", re.I)
 
 
 class ReaderAnswerer:
@@ -143,14 +145,17 @@ class ReaderAnswerer:
             # price, a winning margin for a total
         elif found is not None and wrong_kind_of_time(question, answer):
             found = None  # "June 6" for "how long?": when, not how long
-        elif found is not None and found.exact and asked.kind == "when" and time_of_another_deed(
-                self._nlp()(question), self._nlp()(shown[found.sentence].text), found.start, found.end):
-            found = None  # "2009" of "SolarCrest, founded in 2009" for "When was the SolarCrest deal announced?"
+        elif found is not None and found.exact and self._of_another_deed(asked, question, shown[found.sentence].text,
+                                                                          found.start, found.end):
+            found = None  # "2009" of "SolarCrest, founded in 2009" for "When was the SolarCrest deal announced?",
+            # "five days" of "The last strike ... lasted five days" for "How long will the strike last?"
         elif found is not None and wants_number(asked) and not has_number(said):
             found = None  # "cash" for "What is Northvale paying for SolarCrest?": a sum needs a number
         elif found is not None and asks_amount(question) and amount_of_something_else(
                 question, subject_nouns(self._nlp()(question)), shown[found.sentence].text):
             found = None  # the cost of the clinics for "How much did the campaign cost?"
+        elif found is not None and self._of_someone_else(question, passages, shown[found.sentence]):
+            found = None  # "31" of "He scored 31 goals" (Reyes) for "How many goals did Liam Foster score?"
         if found is not None and asks_speaker(question) and not speaks(shown[found.sentence].text):
             # "Who said this is the final battle?" -> "U.S.-backed militias", of a sentence where no one
             # speaks: the extractive stage's speaker stands if its sentence has one speak, else not found
@@ -212,6 +217,28 @@ class ReaderAnswerer:
         text = " ".join(f"{e.text} [{n}]" for n, e in enumerate(evidence, 1))
         return Draft(text, evidence, short, confidence)
 
+    def _of_another_deed(self, asked: Question, question: str, sentence: str, start: int, end: int) -> bool:
+        """The answer `sentence[start:end]` dates another deed than the one asked, or tells when or how long
+        something was where the question asks when or how long it will be (parsed only where they may apply)."""
+        if asked.kind not in TIMES or (asked.kind != "when" and not asks_the_future(question)):
+            return False
+        nlp = self._nlp()
+        question_doc, doc = nlp(question), nlp(sentence)
+        return ((asked.kind == "when" and time_of_another_deed(question_doc, doc, start, end))
+                or past_for_a_future(question_doc, doc, start, end))
+
+    def _of_someone_else(self, question: str, passages: list[RetrievedPassage], sentence: EvidenceSentence) -> bool:
+        """The sentence's "he" or "she" is another person than the one the question names (`pronoun_for_another`),
+        judged from the sentence before it in its passage."""
+        if not _HE_OR_SHE.search(sentence.text):
+            return False
+        nlp = self._nlp()
+        question_doc = nlp(question)
+        if not any(e.label_ == "PERSON" for e in question_doc.ents):
+            return False
+        before = _previous(passages, sentence)
+        return pronoun_for_another(question_doc, nlp(sentence.text), nlp(before.text) if before is not None else None)
+
     def _nlp(self):
         """spaCy: the extractive stage's, or this process's own where that stage runs in worker processes."""
         return getattr(self.fallback.extractor, "nlp", None) or default_nlp()
@@ -232,7 +259,7 @@ def reading(passages: list[RetrievedPassage], ranked: list[EvidenceSentence],
     seen: set[tuple[int, int]] = set()
     used = 0
     for best in ranked[:count]:
-        group = [before] if previous and (before := _previous(passages[best.passage], best)) else []
+        group = [before] if previous and (before := _previous(passages, best)) else []
         for sentence in [*group, best]:
             key = (sentence.start, sentence.end)
             if key in seen or used + len(sentence.text) > MAX_PROMPT_CHARS:
@@ -243,12 +270,15 @@ def reading(passages: list[RetrievedPassage], ranked: list[EvidenceSentence],
     return shown
 
 
-def _previous(passage: RetrievedPassage, sentence: EvidenceSentence) -> EvidenceSentence | None:
-    texts = passage.sentence_texts()
-    for n, (start, _end, _text) in enumerate(texts):
-        if start == sentence.start and n > 0:
-            s, e, text = texts[n - 1]
-            return EvidenceSentence(sentence.passage, s, e, text, 0.0)
+def _previous(passages: list[RetrievedPassage], sentence: EvidenceSentence) -> EvidenceSentence | None:
+    """The sentence right before `sentence` in its article: in its own passage, or in another retrieved passage of
+    the same article where `sentence` opens its passage ("He scored 31 goals" after "Reyes, 24, has agreed ...")."""
+    doc_id = passages[sentence.passage].doc_id
+    for n in [sentence.passage, *(i for i, p in enumerate(passages) if i != sentence.passage and p.doc_id == doc_id)]:
+        texts = passages[n].sentence_texts()
+        for (s, e, text), (start, _end, _text) in zip(texts, texts[1:]):
+            if start == sentence.start:
+                return EvidenceSentence(n, s, e, text, 0.0)
     return None
 
 
