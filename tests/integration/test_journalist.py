@@ -250,6 +250,7 @@ def test_no_short_answer_is_claimed_that_the_sentence_does_not_give(engine, ques
     ("How many firefighters were hurt?", "Two"),  # the reader said "900", the firefighters at work
     ("How long will the strike last?", "three days"),  # was "five days" (both modes), how long the last one lasted
     ("When will the strike start?", "14 March"),  # was "Sunday" (extractive), when the wildfire started
+    ("Who caused the fire?", "power line"),  # was "Daniel Mercer" (both modes), who said what caused it
 ])
 def test_the_right_kind_of_answer_or_none(engine, question, right):
     answer = engine.answer(question)

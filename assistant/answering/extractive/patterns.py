@@ -5,7 +5,7 @@ copula, say/do, why and how patterns. Spans are token ranges (i, j), both ends i
 
 from __future__ import annotations
 
-from assistant.answering.extractive.question import GENERAL_VERBS, SPEECH, Question
+from assistant.answering.extractive.question import GENERAL_VERBS, SPEECH, Question, verb_stems
 from assistant.answering.extractive.text import stem
 
 _DROP_FROM_NP = frozenset({"relcl", "acl", "appos", "advcl", "parataxis"})
@@ -146,6 +146,31 @@ def agent_of_another_clause(q: Question, doc, start: int, end: int) -> tuple[int
     if not any(s < end and start < e for s, e in dropped):
         return None
     return next((span for v in kept if (span := subject_span(v))), None)
+
+
+def deed_told(q: Question, doc) -> bool:
+    """For "who did it?" (a deed, not speech nor a general verb): whether the sentence says the deed."""
+    return (q.kind == "who" and q.role == "agent" and bool(q.verb) and q.verb not in SPEECH
+            and q.verb not in GENERAL_VERBS and any(stem(t.text) in verb_stems(q.verb) for t in doc))
+
+
+def speaks_of_the_deed(q: Question, token) -> bool:
+    """The token is the subject of a speaking verb whose words, not the token's own phrase, tell the deed
+    asked: "Mercer" of "Daniel Mercer said the fire was caused by a power line" for "Who caused the fire?",
+    not "Quinn" of "Sarah Quinn, who led the investigation, said ..." for "Who led the investigation?"."""
+    if token.dep_ != "nsubj" or token.head.lemma_.lower() not in SPEECH or not q.verb:
+        return False
+    own = {t.i for t in token.subtree}
+    deed = verb_stems(q.verb)
+    return any(t.i not in own and stem(t.text) in deed for t in token.head.subtree)
+
+
+def speaker_of_the_deed(q: Question, doc, start: int, end: int) -> bool:
+    """For "who did it?": True when the answer `doc.text[start:end]` only says that it was done ("Daniel
+    Mercer" of "Fire chief Daniel Mercer said the fire was probably caused by a power line" for "Who caused
+    the fire?"). `q` must carry its parse (`apply_parse`)."""
+    span = doc.char_span(start, end, alignment_mode="expand")
+    return span is not None and deed_told(q, doc) and speaks_of_the_deed(q, span.root)
 
 
 def deed_without_doer(q: Question, doc) -> bool:

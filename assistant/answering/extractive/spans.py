@@ -9,13 +9,14 @@ import math
 import re
 from dataclasses import dataclass
 
-from assistant.answering.extractive.patterns import entities, np_span, pattern_spans, trim
+from assistant.answering.extractive.patterns import deed_told, entities, np_span, pattern_spans, speaks_of_the_deed, trim
 from assistant.answering.extractive.question import Question
 from assistant.answering.extractive.text import CURRENCY, stem
 
 _NP_FALLBACK = 0.1  # type score of a plain noun chunk when the question wants an entity
 _W_TREE = 0.3  # answer-span proximity to the question's words: in the parse tree ...
 _W_LIN = 0.3  # ... and in the word order
+_W_SPEAKER = 1.0  # penalty for the speaker of a sentence telling the deed a who-question asks about
 _PRONOUNS = frozenset("he she it they him her them i we you this that these those who which".split())
 
 
@@ -85,7 +86,7 @@ def candidates(q: Question, doc) -> list[Candidate]:
             add(nc.start, nc.end - 1, typ=typ, pat=pat)
             # "continuous input of sediment": keep an of-phrase that follows the chunk
             nxt = doc[nc.end] if nc.end < len(doc) else None
-            if nxt is not None and nxt.lower_ == "of" and nxt.head is nc.root:
+            if nxt is not None and nxt.lower_ == "of" and nxt.head.i == nc.root.i:
                 pobj = next((c for c in nxt.children if c.dep_ == "pobj"), None)
                 if pobj is not None:
                     i, j = np_span(pobj)
@@ -112,6 +113,8 @@ def candidates(q: Question, doc) -> list[Candidate]:
                 if end > t.i + 1:
                     add(t.i + 1, end - 1, typ=0.9, pat=0.8)
                     named.add(t.i)
+    # "Who caused the fire?" over "Fire chief Daniel Mercer said the fire was probably caused by a power line"
+    told = deed_told(q, doc)
     out: list[Candidate] = []
     for (i, j), (typ, pat) in spans.items():
         if typ <= 0 and pat <= 0:
@@ -134,6 +137,8 @@ def candidates(q: Question, doc) -> list[Candidate]:
             dist = lin = 12
         prox = _W_TREE * math.exp(-dist / 3.0) + _W_LIN * math.exp(-lin / 8.0)
         length_pen = 0.04 * max(0, len(words) - 6) + (1.0 if toks.root.i in named else 0.0)
+        if told and speaks_of_the_deed(q, toks.root):
+            length_pen += _W_SPEAKER  # who said it was done, not who did it
         score = 2.0 * typ + pat + prox - 1.5 * overlap - length_pen + _shape(q, toks.text)
         out.append(Candidate(toks[0].idx, toks[-1].idx + len(toks[-1].text), score, pat > 0))
     # "What did Lena Fischer say about the deal?": what was said, the clause of the speaking verb, before

@@ -34,7 +34,7 @@ from assistant.answering.extractive.quantity import (
     number_of_something_else,
     wrong_kind_of_time,
 )
-from assistant.answering.extractive.patterns import agent_of_another_clause
+from assistant.answering.extractive.patterns import agent_of_another_clause, speaker_of_the_deed
 from assistant.answering.extractive.question import MEASURES, Question, analyse_question, apply_parse, asks_speaker, speaks
 from assistant.answering.extractive.spans import (
     coordinated,
@@ -198,6 +198,10 @@ class ReaderAnswerer:
             nlp = self._nlp()
             doc = nlp(sentence.text)
             apply_parse(asked, nlp(question))
+            if speaker_of_the_deed(asked, doc, found.start, found.end):
+                # "Daniel Mercer" of "Daniel Mercer said the fire was probably caused by a power line" for "Who
+                # caused the fire?": he said who did it; the best sentences are shown, no one claimed
+                return Draft(extractive.answer, extractive.evidence, None, confidence)
             # "Goldman Sachs" of "Goldman Sachs advised Northvale, and Santander advised SolarCrest"
             # for "Who advised SolarCrest?": the subject of the clause the question names instead
             start, end = agent_of_another_clause(asked, doc, found.start, found.end) or (found.start, found.end)
