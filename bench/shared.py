@@ -2,7 +2,8 @@
 disk, memory and build rate at ~20k and ~200k passages (or the sizes `--scales` names).
 
     python -m bench.shared [--quick] [--scales 20000,200000] [--clients 8,32] [--seconds 15]
-                           [--articles 150] [--questions 40] [--copy-shared] [--out-dir bench/out]
+                           [--articles 150] [--questions 40] [--copy-shared] [--skip-served]
+                           [--out-dir bench/out]
 
 Three configurations answer from the same content:
 - `embedded`: the default, a SQLite catalog and Chroma inside one `app.py serve` process;
@@ -281,7 +282,10 @@ def run(args) -> dict:
             index.close()  # the embedded server must own its data directory
             index = None
 
-            measure_served(row, work, shared, answerable, args.clients, args.seconds)
+            if args.skip_served:
+                row["served"], row["memory"], row["ready_s"] = [], {}, {}
+            else:
+                measure_served(row, work, shared, answerable, args.clients, args.seconds)
             row["memory"]["chroma run"] = _peak_rss_mib(chroma.process.pid)
             row["memory"]["PostgreSQL (postmaster + backends)"] = _peak_rss_mib(postgres.process.pid)
             row["sizes"] = {"sqlite_catalog_mib": mib_on_disk(*(work / "embedded").glob("catalog.sqlite3*")),
@@ -366,6 +370,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--copy-shared", action="store_true",
                         help="fill the shared stores by copying the padded embedded ones (catalog rows into "
                              "PostgreSQL, Chroma's folder as files) instead of padding them again: for large sizes")
+    parser.add_argument("--skip-served", action="store_true",
+                        help="no served runs (no `app.py serve` replicas): builds and one-client latency only")
     parser.add_argument("--out-dir", type=Path, default=OUT)
     args = parser.parse_args(argv)
     args.scales = [int(s) for s in (args.scales or ("600" if args.quick else "20000,200000")).split(",") if s]
