@@ -176,6 +176,10 @@ def test_who_did_it_needs_a_doer_in_the_sentence(nlp, question, sentence, withou
 
 @pytest.mark.parametrize("question,sentence,best", [
     ("What did the scientists find?", "The scientists found traces of water on the moon.", "traces of water"),
+    ("How many drivers does the union represent?", "The union, which represents about 2,300 of the company's "
+     "2,800 drivers, wants more pay.", "about 2,300"),  # the part its verb governs, not the whole
+    ("How many drivers does the company have?", "The union, which represents about 2,300 of the company's "
+     "2,800 drivers, wants more pay.", "2,800"),
     ("Who caused the fire?", "Fire chief Daniel Mercer said the fire was probably caused by a power line.",
      "a power line"),  # not the speaker, a person named by the sentence that tells the deed
 ])

@@ -38,6 +38,19 @@ def _tree_distance(a, b) -> int:
     return 12
 
 
+def _part_asked(counted, asked: set[str]):
+    """The number a part of `counted` is counted by, where the question's own verb governs it: "2,300" of
+    "represents about 2,300 of the company's 2,800 drivers" for "How many drivers does the union
+    represent?" (the whole, 2,800, stays the answer to "How many drivers does the company have?")."""
+    of = counted.head
+    if counted.dep_ != "pobj" or of.lower_ != "of" or of.head.i == of.i:
+        return None
+    part = of.head
+    if not part.like_num or part.head.i == part.i or stem(part.head.text) not in asked:
+        return None
+    return part
+
+
 def candidates(q: Question, doc) -> list[Candidate]:
     """Scored answer spans of one parsed sentence, best first."""
     ents = entities(doc)
@@ -102,6 +115,9 @@ def candidates(q: Question, doc) -> list[Candidate]:
                             if ei <= c.i <= ej:
                                 add(ei, ej, typ=1.0, pat=1.0)
                         add(*trim(doc, c.left_edge.i, c.i), typ=0.8, pat=1.0)
+                        part = _part_asked(t, ask)
+                        if part is not None:  # "represents about 2,300 of the company's 2,800 drivers"
+                            add(*trim(doc, part.left_edge.i, part.i), typ=1.0, pat=1.2)
                     if c.dep_ == "compound" and c.pos_ == "PROPN":
                         add(*trim(doc, c.left_edge.i, c.i), typ=0.5, pat=0.3)
                     if c.dep_ == "appos" and c.pos_ == "PROPN" and c.right_edge.i - c.left_edge.i < 6:
