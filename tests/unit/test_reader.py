@@ -189,6 +189,20 @@ def test_reading_keeps_each_sentence_once_and_within_the_prompt_budget():
     assert [s.text[:12] for s in shown] == ["The new term", "The terminal", "Ingrid Halvo"]
 
 
+def test_reading_finds_the_sentence_before_in_another_passage_of_the_article():
+    """Passages split an article: a sentence that opens its passage has its predecessor in the passage
+    before, when that was retrieved too (of another article, it is not the predecessor)."""
+    one, two, three, four = passage().sentences
+    first = RetrievedPassage("p1", "d1", "Terminal", "test", "2026-03-10", TEXT[one[0]:two[1]], one[0], [one, two])
+    second = RetrievedPassage("p2", "d1", "Terminal", "test", "2026-03-10", TEXT[three[0]:], three[0], [three, four])
+    other = RetrievedPassage("p3", "d2", "Other", "test", "2026-03-10", TEXT[one[0]:two[1]], one[0], [one, two])
+    c, d = three
+    opening = EvidenceSentence(0, c, d, TEXT[c:d], 1.0)  # "Ingrid Halvorsen ...", first of `second`
+    shown = reading([second, first], [opening], count=1)
+    assert [s.text[:12] for s in shown] == ["The terminal", "Ingrid Halvo"]
+    assert [s.text[:12] for s in reading([second, other], [opening], count=1)] == ["Ingrid Halvo"]
+
+
 def test_reading_without_predecessors_shows_only_the_best_sentences():
     shown = reading([passage()], [sentence(2), sentence(1)], count=1, previous=False)
     assert [s.text[:12] for s in shown] == ["Ingrid Halvo"]

@@ -233,7 +233,7 @@ class ReaderAnswerer:
 
     def _of_someone_else(self, question: str, passages: list[RetrievedPassage], sentence: EvidenceSentence) -> bool:
         """The sentence's "he" or "she" is another person than the one the question names (`pronoun_for_another`),
-        judged from the sentence before it in its passage."""
+        judged from the sentence before it in its article (`_previous`)."""
         if not _HE_OR_SHE.search(sentence.text):
             return False
         nlp = self._nlp()
@@ -258,7 +258,7 @@ class ReaderAnswerer:
 def reading(passages: list[RetrievedPassage], ranked: list[EvidenceSentence],
             count: int = READ_SENTENCES, previous: bool = True) -> list[EvidenceSentence]:
     """The sentences shown to the model: the best `count`, each preceded (with `previous`) by the
-    sentence before it in its passage (once), within MAX_PROMPT_CHARS."""
+    sentence before it in its article (once; `_previous`), within MAX_PROMPT_CHARS."""
     shown: list[EvidenceSentence] = []
     seen: set[tuple[int, int]] = set()
     used = 0
@@ -275,14 +275,19 @@ def reading(passages: list[RetrievedPassage], ranked: list[EvidenceSentence],
 
 
 def _previous(passages: list[RetrievedPassage], sentence: EvidenceSentence) -> EvidenceSentence | None:
-    """The sentence right before `sentence` in its article: in its own passage, or in another retrieved passage of
-    the same article where `sentence` opens its passage ("He scored 31 goals" after "Reyes, 24, has agreed ...")."""
+    """The sentence right before `sentence` in its article: in its own passage, or, where `sentence` opens its
+    passage, the one ending just before it in another retrieved passage of the same article ("He scored 31
+    goals" after "Reyes, 24, has agreed ...")."""
+    texts = passages[sentence.passage].sentence_texts()
+    for (s, e, text), (start, _end, _text) in zip(texts, texts[1:]):
+        if start == sentence.start:
+            return EvidenceSentence(sentence.passage, s, e, text, 0.0)
     doc_id = passages[sentence.passage].doc_id
-    for n in [sentence.passage, *(i for i, p in enumerate(passages) if i != sentence.passage and p.doc_id == doc_id)]:
-        texts = passages[n].sentence_texts()
-        for (s, e, text), (start, _end, _text) in zip(texts, texts[1:]):
-            if start == sentence.start:
-                return EvidenceSentence(n, s, e, text, 0.0)
+    for n, passage in enumerate(passages):
+        if n != sentence.passage and passage.doc_id == doc_id:
+            for s, e, text in passage.sentence_texts():
+                if e <= sentence.start and sentence.start - e <= 3 and not text[-1:].isspace():
+                    return EvidenceSentence(n, s, e, text, 0.0)
     return None
 
 
