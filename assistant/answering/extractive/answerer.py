@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from assistant.answering.base import NOT_FOUND, Draft, Evidence, RetrievedPassage
 from assistant.answering.extractive.confidence import ConfidenceModel, confidence_features
-from assistant.answering.extractive.deeds import HE_OR_SHE, TIMES, past_for_a_future, pronoun_for_another, time_of_another_deed
+from assistant.answering.extractive.deeds import TIMES, past_for_a_future, pronoun_for_another, time_of_another_deed
 from assistant.answering.extractive.names import describes_name, identity_name, missing_names
 from assistant.answering.extractive.patterns import deed_without_doer
 from assistant.answering.extractive.quantity import (
@@ -23,6 +23,7 @@ from assistant.answering.extractive.quantity import (
 from assistant.answering.extractive.question import MEASURES, SPEECH, ROLE_W, analyse_question, apply_parse, asked_deed_said, asked_role_said
 from assistant.answering.extractive.scoring import collect_sentences, score_embedding, score_lexical
 from assistant.answering.extractive.spans import (
+    HE_OR_SHE,
     candidates,
     coordinated,
     has_number,

@@ -7,10 +7,8 @@ from __future__ import annotations
 import re
 
 from assistant.answering.extractive.question import GENERAL_VERBS, SPEECH, verb_stems
-from assistant.answering.extractive.spans import last_person, roots, within
+from assistant.answering.extractive.spans import HE_OR_SHE, last_person, roots, within
 from assistant.answering.extractive.text import stem
-
-HE_OR_SHE = frozenset("he she".split())
 
 
 def _governing_verb(doc, start: int, end: int):

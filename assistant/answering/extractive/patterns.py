@@ -5,7 +5,7 @@ copula, say/do, why and how patterns. Spans are token ranges (i, j), both ends i
 
 from __future__ import annotations
 
-from assistant.answering.extractive.question import GENERAL_VERBS, SPEECH, Question, verb_stems
+from assistant.answering.extractive.question import SPEECH, Question, asks_a_deed, verb_stems
 from assistant.answering.extractive.text import stem
 
 _DROP_FROM_NP = frozenset({"relcl", "acl", "appos", "advcl", "parataxis"})
@@ -150,8 +150,7 @@ def agent_of_another_clause(q: Question, doc, start: int, end: int) -> tuple[int
 
 def deed_told(q: Question, doc) -> bool:
     """For "who did it?" (a deed, not speech nor a general verb): whether the sentence says the deed."""
-    return (q.kind == "who" and q.role == "agent" and bool(q.verb) and q.verb not in SPEECH
-            and q.verb not in GENERAL_VERBS and any(stem(t.text) in verb_stems(q.verb) for t in doc))
+    return asks_a_deed(q) and any(stem(t.text) in verb_stems(q.verb) for t in doc)
 
 
 def speaks_of_the_deed(q: Question, token) -> bool:
@@ -178,7 +177,7 @@ def deed_without_doer(q: Question, doc) -> bool:
     it names did something else: "Halden Ales, founded in 1871, employs 310 people at its site in Carrick"
     for "Who founded Halden Ales?". A doer is the subject of an active verb or the "by" of a passive; a
     sentence naming the doer's noun ("the club's founder") is not judged."""
-    if q.kind != "who" or q.role != "agent" or not q.verb or q.verb in GENERAL_VERBS or q.verb in SPEECH:
+    if not asks_a_deed(q):
         return False
     said = _verbs_matching(q, doc)
     verbs = [v for v in said if v.pos_ == "VERB"]

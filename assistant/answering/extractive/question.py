@@ -298,12 +298,18 @@ def asked_role_said(q: Question, stems: list[str]) -> bool:
 GENERAL_VERBS = frozenset("be have do get make take go come become give keep put let see".split())
 
 
+def asks_a_deed(q: Question) -> bool:
+    """Whether the question asks who did something ("Who owns Harlow United?"): speaking verbs are the
+    speaker checks', general verbs ("Who is ...", "Who got ...") say too little."""
+    return q.kind == "who" and q.role == "agent" and bool(q.verb) and q.verb not in GENERAL_VERBS and q.verb not in SPEECH
+
+
 def asked_deed_said(q: Question, stems: list[str]) -> bool:
-    """False when the question asks who did something ("Who owns Harlow United?", "Who founded
-    Halden Ales?") and the sentence `stems` does not say it was done: the person it names did
+    """False when the question asks who did something (`asks_a_deed`: "Who owns Harlow United?", "Who
+    founded Halden Ales?") and the sentence `stems` does not say it was done: the person it names did
     something else ("Tomas Reyes", signed by the club; "Helen Marsh", the judge). The doer's noun
-    counts ("the club's owner"); speaking verbs are the speaker check's, general verbs say too little."""
-    if q.kind != "who" or q.role != "agent" or not q.verb or q.verb in GENERAL_VERBS or q.verb in SPEECH:
+    counts ("the club's owner")."""
+    if not asks_a_deed(q):
         return True
     return bool(verb_stems(q.verb) & set(stems))
 

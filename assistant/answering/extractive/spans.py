@@ -298,13 +298,13 @@ def only_a_person(doc, start: int, end: int) -> bool:
     return bool(inside) and all(t.ent_type_ == "PERSON" for t in inside)
 
 
-_SPEAKING_PRONOUNS = frozenset("he she".split())
+HE_OR_SHE = frozenset("he she".split())
 
 
 def pronoun_speaker(doc, verbs: frozenset[str]) -> bool:
     """The sentence quotes someone only as "he" or "she" ("This is the final battle, he said."): the
     speaker is named in an earlier sentence."""
-    return any(t.lower_ in _SPEAKING_PRONOUNS and t.dep_ == "nsubj" and t.head.lemma_.lower() in verbs for t in doc)
+    return any(t.lower_ in HE_OR_SHE and t.dep_ == "nsubj" and t.head.lemma_.lower() in verbs for t in doc)
 
 
 def last_person(doc) -> tuple[int, int] | None:

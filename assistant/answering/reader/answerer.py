@@ -37,6 +37,7 @@ from assistant.answering.extractive.quantity import (
 from assistant.answering.extractive.patterns import agent_of_another_clause, speaker_of_the_deed
 from assistant.answering.extractive.question import MEASURES, Question, analyse_question, apply_parse, asks_speaker, speaks
 from assistant.answering.extractive.spans import (
+    HE_OR_SHE,
     coordinated,
     has_number,
     measured,
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
 
 READ_SENTENCES = 4  # best-ranked sentences the model reads (each with its predecessor)
 MAX_PROMPT_CHARS = 2400  # ~600 tokens: the sentences shown stop here
-_HE_OR_SHE = re.compile(r"\b(?:he|she)\b", re.I)
+_HE_OR_SHE = re.compile(rf"\b(?:{'|'.join(HE_OR_SHE)})\b", re.I)  # a cheap test before parsing
 
 
 class ReaderAnswerer:
