@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Literal
 
@@ -291,7 +291,13 @@ class HybridRetriever(BaseRetriever):
                 score=fused[pid], index=item["idx"], dense_score=dense_scores.get(pid), lexical_score=lexical_scores.get(pid)))
             if len(kept) >= k:
                 break
-        return kept
+        return self._with_articles(kept)
+
+    def _with_articles(self, kept: list[RetrievedPassage]) -> list[RetrievedPassage]:
+        """Each passage with its whole article's text: a check of the question's names reads the article,
+        not only the passages retrieved of it ("MVP" said in another paragraph of the Super Bowl story)."""
+        texts = {doc_id: (self.index.document(doc_id) or {}).get("text") for doc_id in dict.fromkeys(p.doc_id for p in kept)}
+        return [replace(p, article=texts[p.doc_id]) for p in kept]
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
                                 k: int | None = None, filters: Filters | None = None) -> list[Document]:

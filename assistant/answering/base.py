@@ -42,6 +42,7 @@ class RetrievedPassage:
     index: int | None = None  # position of the passage in its article
     dense_score: float | None = None
     lexical_score: float | None = None
+    article: str | None = None  # the whole article's text, where the retriever read it (`missing_names`)
 
     @property
     def end(self) -> int:

@@ -66,6 +66,8 @@ def test_retrieve_embeds_beside_lexical_search_and_matches_search(real_index):
         assert np.allclose(vector, retriever.embed_question(question), atol=1e-5)
         assert [p.passage_id for p in documents] == [p.passage_id for p in retriever.search(question)]
         assert embed_ms > 0
+        # each passage carries its whole article, for the check of the question's names
+        assert all(p.article == real_index.document(p.doc_id)["text"] for p in documents)
     # the server answers from many threads at once: each question still gets its own vector
     from concurrent.futures import ThreadPoolExecutor
     with ThreadPoolExecutor(3) as pool:

@@ -1,6 +1,7 @@
 """How an answer span is widened, narrowed or moved on the real spaCy parse: a measure keeps its unit,
 "who did it to X" is the subject of the clause that names X, "who did it" needs a sentence that says it
-was done, and "when was it done" a date of that deed."""
+was done, "when was it done" a date of that deed, and a reply partly made of the question's words is
+an answer where its new words name a thing."""
 
 import pytest
 
@@ -10,6 +11,7 @@ from assistant.answering.extractive.question import analyse_question, apply_pars
 from assistant.answering.extractive.text import content_stems
 from assistant.answering.extractive.deeds import past_for_a_future, pronoun_for_another, time_of_another_deed
 from assistant.answering.extractive.spans import measured, subject_nouns, with_scale
+from assistant.answering.reader import support
 
 
 @pytest.fixture(scope="module")
@@ -221,3 +223,14 @@ def test_a_noun_chunk_is_offered_with_the_of_phrase_after_it(nlp):
     q = analyse_question(question)
     apply_parse(q, nlp(question))
     assert "the continuous input of sediment" in [sentence[c.start:c.end] for c in candidates(q, nlp(sentence))]
+
+
+@pytest.mark.parametrize("answer,question,echo", [
+    ("Northern San Diego", "Where are the majority of San Diego's business districts located?", False),
+    ("the courts of member states", "Who can enforce the law when member states provide lesser rights?", False),
+    ("brokered by the regional council and the fishing cooperative in 2023",
+     "What did the regional council and the fishing cooperative agree to?", True),  # "brokered": a deed, no thing
+    ("Ingrid Halvorsen", "Who is Ingrid Halvorsen?", True),  # nothing new
+])
+def test_a_partial_echo_whose_new_words_name_a_thing_is_an_answer(nlp, answer, question, echo):
+    assert support.echoes_question(answer, question, lambda text, new: support.names_a_thing(nlp, text, new)) is echo

@@ -1,5 +1,7 @@
 """The check that an answer's article names what the question names (assistant/answering/extractive/names.py)."""
 
+from dataclasses import replace
+
 import pytest
 
 from assistant.answering.base import RetrievedPassage
@@ -41,6 +43,18 @@ def test_names_count_across_the_articles_retrieved_passages_and_its_title():
     assert missing_names("What did Okafor say about Storm Hollis?", PASSAGES, "harbour") == []
     assert missing_names("When did Port Ellis vote?", PASSAGES, "harbour") == []  # in the title only
     assert missing_names("What did Okafor say?", PASSAGES, "war") == ["okafor"]
+
+
+def test_a_name_outside_the_retrieved_passages_counts_where_the_whole_article_is_known():
+    story = "The Chiefs beat the Eagles 38-35. Patrick Mahomes led the comeback. Mahomes was named MVP."
+    led = RetrievedPassage("s#1", "s", "Super Bowl", "s.md", None, "Patrick Mahomes led the comeback.", 34,
+                           [(34, 67)], 1.0, 1)
+    question = "Who was named the game's MVP?"
+    assert missing_names(question, [led], "s") == ["mvp"]  # the passages alone
+    assert missing_names(question, [replace(led, article=story)], "s") == []
+    assert missing_names(question, [replace(led, article=story)], "s", whole_article=False) == ["mvp"]
+    other = "The Chiefs beat the Eagles 38-35. Patrick Mahomes led the comeback."
+    assert missing_names(question, [replace(led, article=other)], "s") == ["mvp"]
 
 
 def test_a_publisher_is_named_by_its_articles_web_address():

@@ -206,6 +206,21 @@ def test_reading_finds_the_sentence_before_in_another_passage_of_the_article():
     assert [s.text[:12] for s in reading([second, other], [opening], count=1)] == ["Ingrid Halvo"]
 
 
+def test_an_answer_said_in_two_articles_is_taken_from_the_one_naming_what_is_asked():
+    launched = "When Sky Digital was launched in 1998 it used the Astra 2A satellite."
+    named = "BSkyB's digital service was launched under the name Sky Digital."
+    passages = [RetrievedPassage("a1", "a", "Satellites", "test", None, launched, 0, [(0, len(launched))]),
+                RetrievedPassage("b1", "b", "Broadcasting", "test", None, named, 0, [(0, len(named))])]
+    shown = [EvidenceSentence(0, 0, len(launched), launched, 1.0), EvidenceSentence(1, 0, len(named), named, 0.9)]
+    question = "What was the name of BSkyB's digital service launched under?"
+    first = support.support("Sky Digital", [s.text for s in shown], question)
+    assert first.sentence == 0  # the first sentence saying it
+    chosen = ReaderAnswerer._in_the_named_article(question, passages, shown, first, "Sky Digital", question)
+    assert (chosen.sentence, named[chosen.start:chosen.end]) == (1, "Sky Digital")
+    alone = ReaderAnswerer._in_the_named_article(question, passages[:1], shown[:1], first, "Sky Digital", question)
+    assert alone == first  # no other sentence: the check of the names judges it later
+
+
 def test_reading_without_predecessors_shows_only_the_best_sentences():
     shown = reading([passage()], [sentence(2), sentence(1)], count=1, previous=False)
     assert [s.text[:12] for s in shown] == ["Ingrid Halvo"]

@@ -87,9 +87,11 @@ def publisher(source: str) -> str:
 _HOST_NOISE = frozenset("www m amp news edition com org net co uk au us ca de fr io tv info".split())
 
 
-def missing_names(question: str, passages: list[RetrievedPassage], doc_id: str) -> list[str]:
-    """The question's names and numbers (`asked_names`) that article `doc_id` lacks, as far as the
-    retrieved passages of it, its title and its web address show. A run of words also counts as there
+def missing_names(question: str, passages: list[RetrievedPassage], doc_id: str, whole_article: bool = True) -> list[str]:
+    """The question's names and numbers (`asked_names`) that article `doc_id` lacks: in the retrieved
+    passages of it, its title and its web address, and then, with `whole_article`, in its whole text where
+    the retriever read it (`RetrievedPassage.article`: on RealTime QA "MVP" and "23 years" were said in
+    other paragraphs of the stories that answered). A run of words also counts as there
     when the article has its initials ("EU" for "European Union"), an acronym when the article writes
     it out, and a publisher's name when the address is its site ("Which company, reported by
     TechCrunch, ..." of an article from techcrunch.com, whose text never says TechCrunch)."""
@@ -97,7 +99,15 @@ def missing_names(question: str, passages: list[RetrievedPassage], doc_id: str) 
     if not names:
         return []
     mine = [p for p in passages if p.doc_id == doc_id]
-    texts = [text for p in mine for text in (p.text, p.title or "")]
+    missing = _missing(names, mine, [text for p in mine for text in (p.text, p.title or "")])
+    article = next((p.article for p in mine if p.article), None)
+    if missing and article and whole_article:  # the retrieved passages lack some: the whole article may have them
+        missing = _missing([n for n in names if n[0] in missing], mine, [article, mine[0].title or ""])
+    return missing
+
+
+def _missing(names: list[tuple[str, str, bool]], mine: list[RetrievedPassage], texts: list[str]) -> list[str]:
+    """Those of `names` (`_asked`) that `texts` of the article lack."""
     found = {word for text in texts for word in content_stems(text)}
     sites = {site for p in mine if (site := publisher(p.source))}
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from assistant import prompts
@@ -130,8 +131,9 @@ class ReaderAnswerer:
         answer = sup.clean(text)
         # a reply cut off mid-phrase is not trimmed to a part of it: its part would end mid-name ("The Tragedy of")
         found = sup.support(answer, [s.text for s in shown], "" if cut_off else question) if answer else None
+        found = self._in_the_named_article(question, passages, shown, found, answer, "" if cut_off else question)
         said = shown[found.sentence].text[found.start:found.end] if found and found.exact else answer
-        echo = bool(answer) and sup.echoes_question(said, question)
+        echo = bool(answer) and sup.echoes_question(said, question, lambda text, new: sup.names_a_thing(self._nlp(), text, new))
         features = reader_features(extractive_confidence, generation.logprobs, answer is None, found, echo, passages,
                                    generation.first_top)
         self.last_features = features
@@ -243,6 +245,22 @@ class ReaderAnswerer:
             return False
         before = _previous(passages, sentence)
         return pronoun_for_another(question_doc, nlp(sentence.text), nlp(before.text) if before is not None else None)
+
+    @staticmethod
+    def _in_the_named_article(question: str, passages: list[RetrievedPassage], shown: list[EvidenceSentence],
+                              found: sup.Support | None, answer: str, asked: str) -> sup.Support | None:
+        """Where the answer stands in several shown sentences, the first in an article that has the question's
+        names (`missing_names`): "Sky Digital" for "What was the name of BSkyB's digital service launched under?"
+        of "BSkyB's digital service was ... launched ... under the name Sky Digital", not of "When Sky Digital
+        was launched in 1998 ..." in a paragraph that never says BSkyB."""
+        if found is None or not found.exact or not missing_names(question, passages, passages[shown[found.sentence].passage].doc_id):
+            return found
+        for n in range(found.sentence + 1, len(shown)):
+            if not missing_names(question, passages, passages[shown[n].passage].doc_id):
+                other = sup.support(answer, [shown[n].text], asked)
+                if other is not None and other.exact:
+                    return replace(other, sentence=n)
+        return found
 
     def _nlp(self):
         """spaCy: the extractive stage's, or this process's own where that stage runs in worker processes."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from assistant.answering.extractive.question import speaks
@@ -193,15 +194,35 @@ _NEGATIONS = frozenset("not no never none nobody nothing".split())
 ECHO_SHARE = 0.5  # an answer with more than this share of its words taken from the question is an echo
 
 
-def echoes_question(answer: str, question: str) -> bool:
+def echoes_question(answer: str, question: str, names_a_thing: Callable[[str, set[str]], bool] | None = None) -> bool:
     """The answer mostly repeats the question: "Who is Ingrid Halvorsen?" -> "Ingrid Halvorsen", or
     "What did the council and the cooperative agree to?" -> "brokered by the council and the
     cooperative in 2023" (seen with the 0.5B reader). "Ingrid Halvorsen, the harbour master" is half
     new words, and an answer. A reply that is only a word for speaking ("said" for "What did Lena
-    Fischer say about the deal?") repeats the question's verb too."""
+    Fischer say about the deal?") repeats the question's verb too.
+
+    Given `names_a_thing(answer, new_words)` (`names_a_thing` below, on the reader's parse), an answer
+    with some words new is not an echo where those new words only name or describe a thing (nouns,
+    names, adjectives; not numbers: "Six-Day War" for "during the Seven-Day War?"): "Northern San Diego" for "Where are the majority of San Diego's business districts?", "the courts of
+    member states" for "Who can enforce the law when member states provide lesser rights?"."""
     plain = re.findall(r"[^\W\d_]+", answer)
     if plain and speaks(question) and all(speaks(word) for word in plain):
         return True
     words = content_tokens(answer)
     asked = set(content_tokens(question))
-    return bool(words) and sum(word in asked for word in words) / len(words) > ECHO_SHARE
+    repeated = sum(word in asked for word in words)
+    if not words or repeated / len(words) <= ECHO_SHARE:
+        return False
+    new = {word for word in words if word not in asked}
+    return not new or names_a_thing is None or not names_a_thing(answer, new)
+
+
+def names_a_thing(nlp, answer: str, new: set[str]) -> bool:
+    """Every word of `answer` among `new` (words the question lacks) is a noun, a name or an adjective in
+    spaCy's parse of the answer: "Northern" of "Northern San Diego", not "brokered", nor "Six" of "Six-Day War"
+    (SQuAD 2.0 asked about a "Seven-Day War")."""
+    tags = [token.pos_ for token in nlp(answer) if set(content_tokens(token.text)) & new]
+    return bool(tags) and all(tag in _NAMING for tag in tags)
+
+
+_NAMING = frozenset({"NOUN", "PROPN", "ADJ"})
