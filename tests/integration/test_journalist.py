@@ -1,6 +1,6 @@
-"""A journalist's questions over ten articles in one real index (the bundled MiniLM, embedded Chroma):
+"""A journalist's questions over eleven articles in one real index (the bundled MiniLM, embedded Chroma):
 the bundled Raqqa sample and made-up stories of a harbour, a court case, a takeover, an outbreak, an
-election, a car maker's job cuts, a wildfire, a football transfer and a rail strike.
+election, a car maker's job cuts, a wildfire, a football transfer, a rail strike and a rate rise.
 Asked in the extractive mode and in the reader mode (the real bundled 1.5B model); each question must
 be answered right or plainly not found.
 
@@ -110,6 +110,19 @@ Transport minister Helen Osei urged both sides to return to talks at the arbitra
 Passengers with season tickets will be able to claim refunds for the strike days, the company said.
 """
 
+BANK = """# Bank of Aldmere raises its main rate to 4.75 percent as inflation stays high
+CORVIN (Corvin Herald) - The Bank of Aldmere raised its main interest rate by a quarter of a percentage point on Thursday, to 4.75 percent, its third increase this year, as inflation stayed well above its target.
+Governor Helena Varga said the rise was needed because prices were still climbing too fast.
+"We will do what it takes to bring inflation back to 2 percent," she told reporters in Corvin, the capital.
+Inflation was 5.8 percent in October, down from 6.4 percent in September, according to the national statistics office.
+The bank's nine-member monetary policy committee voted six to three for the increase.
+The three dissenting members, led by deputy governor Paul Okonjo, wanted to keep the rate at 4.5 percent.
+Finance Minister Rita Solberg welcomed the decision, but the opposition Labour Alliance said it would hurt families with mortgages.
+About 1.2 million households have variable-rate mortgages, the bank estimates; their monthly payments will rise by an average of 38 euros.
+The committee meets next on 18 December, and economists polled by the Corvin Herald expect the rate to stay at 4.75 percent until at least March.
+Shares in Northgate Bank, the country's biggest lender, rose 2 percent after the announcement.
+"""
+
 MODES = ["extractive", pytest.param("reader", marks=pytest.mark.skipif(
     os.environ.get("NEWSQA_SKIP_READER") == "1", reason="NEWSQA_SKIP_READER=1"))]
 
@@ -127,6 +140,7 @@ def articles(tmp_path_factory):
     (folder / "articles" / "wildfire.md").write_text(WILDFIRE, encoding="utf-8")
     (folder / "articles" / "transfer.md").write_text(TRANSFER, encoding="utf-8")
     (folder / "articles" / "strike.md").write_text(STRIKE, encoding="utf-8")
+    (folder / "articles" / "bank.md").write_text(BANK, encoding="utf-8")
     shutil.copy(SAMPLE, folder / "articles" / SAMPLE.name)
     return folder
 
@@ -173,6 +187,9 @@ def cited_text(answer) -> str:
     ("Who said they have built more cars than people are buying?", "Raman"),
     ("What did the union call the cuts?", "betrayal"),
     ("How many drivers does the union represent?", "2,300"),  # was "2,800" (extractive), the company's drivers
+    ("What was inflation in September?", "6.4 percent"),  # was "5.8 percent" (both modes), October's
+    ("What was inflation in October?", "5.8 percent"),
+    ("When does the committee meet next?", "18 December"),
 ])
 def test_what_the_article_says_is_answered(engine, question, right):
     answer = engine.answer(question)
@@ -252,6 +269,8 @@ def test_no_short_answer_is_claimed_that_the_sentence_does_not_give(engine, ques
     ("How long will the strike last?", "three days"),  # was "five days" (both modes), how long the last one lasted
     ("When will the strike start?", "14 March"),  # was "Sunday" (extractive), when the wildfire started
     ("Who caused the fire?", "power line"),  # was "Daniel Mercer" (both modes), who said what caused it
+    ("How much will monthly mortgage payments rise?", "38 euros"),  # was "About 1.2 million" (extractive), households
+    ("By how much did the Bank of Aldmere raise its rate?", "quarter of a percentage point"),  # was "4.75 percent"
 ])
 def test_the_right_kind_of_answer_or_none(engine, question, right):
     answer = engine.answer(question)

@@ -10,6 +10,8 @@ from assistant.answering.extractive.quantity import (
     counts_something_else,
     deadline_for_a_past_when,
     fate_of_something_else,
+    figure_of_the_asked_time,
+    figure_of_the_change,
     margin_for_a_total,
     sum_of_something_else,
     wrong_kind_of_time,
@@ -258,3 +260,50 @@ def test_a_count_of_people_another_fate_befell_does_not_answer(question, sentenc
 ])
 def test_a_count_that_speaks_of_the_fate_asked_or_of_none_passes(question, sentence):
     assert not fate_of_something_else(question, sentence)
+
+
+INFLATION = "Inflation was 5.8 percent in October, down from 6.4 percent in September, according to the statistics office."
+
+
+@pytest.mark.parametrize("question,answer,moved", [
+    ("What was inflation in September?", "5.8 percent", "6.4 percent"),  # October's figure: September's instead
+    ("What was inflation in October?", "5.8 percent", "5.8 percent"),
+    ("What was inflation in August?", "5.8 percent", "5.8 percent"),  # a time the sentence does not name: not judged
+    ("What was inflation last month?", "5.8 percent", "5.8 percent"),
+])
+def test_a_figure_told_of_another_time_moves_to_the_asked_times(question, answer, moved):
+    start = INFLATION.index(answer)
+    first, last = figure_of_the_asked_time(question, INFLATION, start, start + len(answer))
+    assert INFLATION[first:last] == moved
+
+
+def test_a_figure_keeps_its_shape_and_a_missing_time_refuses_it():
+    revenue = "Revenue rose to $5 billion in 2023 from about $4.2 billion in 2022."
+    start = revenue.index("$5")
+    first, last = figure_of_the_asked_time("What was revenue in 2022?", revenue, start, start + len("$5 billion"))
+    assert revenue[first:last] == "$4.2 billion"
+    sales = "Sales were 120 in March, and the shop closed in April."
+    start = sales.index("120")
+    assert figure_of_the_asked_time("How many were sold in April?", sales, start, start + 3) is None
+    stay = "Economists expect the rate to stay at 4.75 percent until at least March."  # no "in March": not told of it
+    start = stay.index("4.75")
+    assert figure_of_the_asked_time("What will the rate be in March?", stay, start, start + 12) == (start, start + 12)
+
+
+PAYMENTS = ("About 1.2 million households have variable-rate mortgages; their monthly payments will rise by an "
+            "average of 38 euros.")
+RATE = "The bank raised its main rate by a quarter of a percentage point on Thursday, to 4.75 percent."
+
+
+@pytest.mark.parametrize("question,sentence,answer,moved", [
+    ("How much will monthly payments rise?", PAYMENTS, "About 1.2 million", "38 euros"),  # the change, not a count
+    ("By how much did the bank raise its rate?", RATE, "4.75 percent", "a quarter of a percentage point"),
+    ("By how much did the bank raise its rate?", "The bank raised its rate to 4.75 percent.", "4.75 percent", None),
+    ("What is the bank's new rate?", RATE, "4.75 percent", "4.75 percent"),  # no change asked
+    ("How much did shares rise?", "Shares rose 2 percent after the announcement.", "2 percent", "2 percent"),
+    ("By how much will the company cut jobs?", "The company will cut 900 jobs by 2025.", "900", "900"),  # "by 2025"
+])
+def test_by_how_much_is_the_by_figure_of_the_change_not_the_level_reached(question, sentence, answer, moved):
+    start = sentence.index(answer)
+    span = figure_of_the_change(question, sentence, start, start + len(answer))
+    assert (sentence[span[0]:span[1]] if span else None) == moved

@@ -17,6 +17,7 @@ from assistant.answering.extractive.names import describes_name, identity_name, 
 from assistant.answering.extractive.patterns import deed_without_doer
 from assistant.answering.extractive.quantity import (
     amount_of_something_else,
+    figure_asked,
     number_of_something_else,
     wrong_kind_of_time,
 )
@@ -259,7 +260,8 @@ class Extractor:
             # "Dillon" (of "Dillon said") for "where did the fighters go?": the sentence is shown, no place
             # claimed. Measured: taking the next candidate that names a place was as often wrong.
             return None
-        return best.text[start:end]
+        span = figure_asked(q.text, best.text, start, end)  # "6.4 percent in September", not October's; "by" a change
+        return best.text[span[0]:span[1]] if span else None
 
 
 def _sentence_before(sentence, sents, passages):

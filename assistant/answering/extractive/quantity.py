@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 
 from assistant.answering.extractive.question import asks_paid
+from assistant.answering.extractive.spans import has_number
 from assistant.answering.extractive.text import CURRENCY, LIGHT, STOP, question_parts, stem, tokens
 
 PEOPLE = frozenset(stem(w) for w in """people person persons resident inhabitant citizen population villager local
@@ -271,3 +272,87 @@ def wrong_kind_of_time(question: str, answer: str) -> bool:
     if when:
         return bool(_UNITS_OF_TIME.search(answer) and not _CALENDAR.search(answer) and not _RELATIVE.search(answer))
     return False
+
+
+_TIME_NAMED = re.compile(r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December|"
+                         r"Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|(?:1[5-9]|20)\d\d)\b")
+_FIGURE = re.compile(r"\d(?:[\d,.]*\d)?")
+
+
+def figure_of_the_asked_time(question: str, sentence: str, start: int, end: int) -> tuple[int, int] | None:
+    """The span the answer `sentence[start:end]` should have where the question names a time (a month, a
+    weekday, a year) that the sentence names beside several figures: the answer's own where its figure is
+    told of the asked time, or of none; the figure told of the asked time, in the answer's shape, where
+    the answer's is told of another ("6.4 percent" of "Inflation was 5.8 percent in October, down from 6.4
+    percent in September" for "What was inflation in September?"); None where no figure is told of it."""
+    asked = {m.group() for m in _TIME_NAMED.finditer(question)}
+    times = list(_TIME_NAMED.finditer(sentence))
+    if not asked or not any(t.group() in asked for t in times) or _WHEN.search(question):
+        return start, end
+    figures = [f for f in _FIGURE.finditer(sentence) if not any(t.start() <= f.start() < t.end() for t in times)
+               and not _day_of(sentence, f, times)]
+    told = {f.start(): _nearest_time(sentence, f, times) for f in figures}
+    own = next((f for f in figures if start <= f.start() < end), None)
+    if own is None or told[own.start()] is None or told[own.start()] in asked:
+        return start, end
+    other = next((f for f in figures if told[f.start()] in asked), None)
+    if other is None:
+        return None
+    before, after = sentence[start:own.start()], sentence[own.end():end]  # the answer's shape: "about", " percent"
+    first = other.start() - len(before) if sentence[:other.start()].endswith(before) else other.start()
+    last = other.end() + len(after) if sentence[other.end():].startswith(after) else other.end()
+    return first, last
+
+
+def _day_of(sentence: str, figure: re.Match, times: list[re.Match]) -> bool:
+    """The figure is a day of a month named beside it ("18 December", "December 18")."""
+    return any((t.start() >= figure.end() and not sentence[figure.end():t.start()].strip())
+               or (t.end() <= figure.start() and not sentence[t.end():figure.start()].strip()) for t in times)
+
+
+def _nearest_time(sentence: str, figure: re.Match, times: list[re.Match]) -> str | None:
+    """The time a figure is told of: one right after it, its unit words and a preposition between
+    ("5.8 percent in October", "$5 billion in 2023"), else None ("4.75 percent until at least March")."""
+    for t in times:
+        if t.start() >= figure.end() and _TOLD_OF.fullmatch(sentence[figure.end():t.start()]):
+            return t.group()
+    return None
+
+
+_TOLD_OF = re.compile(r"(?:\s*[A-Za-z%€$£]+){0,2}\s+(?:in|on|during|for)\s+(?:the\s+)?|\s*%?\s+(?:in|on|during|for)\s+")
+
+
+_CHANGE = (r"(?:rise|rises|rising|rose|risen|raise|raises|raising|raised|fall|falls|falling|fell|fallen|cut|cuts|cutting|"
+           r"increase|increases|increasing|increased|decrease|decreases|decreasing|decreased|drop|drops|dropping|dropped|"
+           r"grow|grows|growing|grew|grown|climb|climbs|climbing|climbed|jump|jumps|jumping|jumped|gain|gains|gained|"
+           r"slip|slips|slipped|shrink|shrinks|shrank|shrunk|reduce|reduces|reduced|lower|lowers|lowered|lift|lifts|lifted)")
+_CHANGE_ASKED = re.compile(rf"\bby how (?:much|many)\b|\bhow much\b.*\b{_CHANGE}\b", re.I)
+_BY_FIGURE = re.compile(rf"\b{_CHANGE}\b[^,;.]*?\bby\s+(?:(?:an average of|on average|about|around|some|nearly|almost|roughly|"
+                        r"more than|less than|just over|just under|a further|another)\s+)*"
+                        r"((?:(?!\s(?:on|in|to|as|after|from|since|this|last|for)\b)[^,;.]|\.\d)+)", re.I)
+_QUARTER = re.compile(r"\bquarters?\b", re.I)  # "by a quarter of a percentage point" (no count word elsewhere)
+_TO_LEVEL = re.compile(rf"\b{_CHANGE}\b[^;]*\bto\s+(?:(?:about|around|nearly|almost|roughly|some|just over|just under)\s+)*$", re.I)
+
+
+def figure_of_the_change(question: str, sentence: str, start: int, end: int) -> tuple[int, int] | None:
+    """The span the answer `sentence[start:end]` should have where the question asks by how much
+    something rose or fell: the sentence's "by" figure after a verb of change ("38 euros" of "their monthly
+    payments will rise by an average of 38 euros" for "How much will monthly payments rise?", over the
+    households' "1.2 million" before it); None where the answer is the level reached ("to 4.75 percent")
+    and no "by" figure is said; the answer's own otherwise."""
+    if not _CHANGE_ASKED.search(question):
+        return start, end
+    by = [m for m in _BY_FIGURE.finditer(sentence)
+          if (has_number(m.group(1)) or _QUARTER.search(m.group(1))) and len(m.group(1).split()) <= 7 and not _CALENDAR.search(m.group(1))]  # not "by 2025"
+    if any(m.start(1) <= start < m.end(1) for m in by):
+        return start, end
+    if by:
+        return by[0].start(1), by[0].end(1)
+    return None if _TO_LEVEL.search(sentence[:start]) else (start, end)
+
+
+def figure_asked(question: str, sentence: str, start: int, end: int) -> tuple[int, int] | None:
+    """The answer's span moved to the figure of the asked time (`figure_of_the_asked_time`) and then to the
+    asked change (`figure_of_the_change`), as both answerers judge a span; None where neither stands."""
+    span = figure_of_the_asked_time(question, sentence, start, end)
+    return span and figure_of_the_change(question, sentence, *span)

@@ -32,6 +32,7 @@ from assistant.answering.extractive.names import describes_name, identity_name, 
 from assistant.answering.extractive.quantity import (
     amount_of_something_else,
     asks_amount,
+    figure_asked,
     number_of_something_else,
     wrong_kind_of_time,
 )
@@ -132,6 +133,10 @@ class ReaderAnswerer:
         # a reply cut off mid-phrase is not trimmed to a part of it: its part would end mid-name ("The Tragedy of")
         found = sup.support(answer, [s.text for s in shown], "" if cut_off else question) if answer else None
         found = self._in_the_named_article(question, passages, shown, found, answer, "" if cut_off else question)
+        if found is not None and found.exact:  # "5.8 percent" told of October for "What was inflation in September?",
+            # the level reached ("to 4.75 percent") for "By how much did the bank raise its rate?"
+            span = figure_asked(question, shown[found.sentence].text, found.start, found.end)
+            found = replace(found, start=span[0], end=span[1]) if span else None
         said = shown[found.sentence].text[found.start:found.end] if found and found.exact else answer
         echo = bool(answer) and sup.echoes_question(said, question, lambda text, new: sup.names_a_thing(self._nlp(), text, new))
         features = reader_features(extractive_confidence, generation.logprobs, answer is None, found, echo, passages,
