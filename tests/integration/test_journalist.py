@@ -232,6 +232,7 @@ def test_a_yes_or_no_question_is_answered_with_the_sentences_that_say_so(engine,
     "What will the ferry terminal cost?",  # no story has one: the pier's 18.5 million (extractive), the clinics' (reader)
     "What did Northvale pay for SolarCrest?",  # the reader's echo "SolarCrest" showed the new borrowing's sentence
     "How many people were evacuated?",  # 130 killed in Paris (extractive), 275 militants who left (reader)
+    "What was inflation in August?",  # was "January" (extractive), of the measles story's "between January and August"
 ])
 def test_an_answer_that_is_about_something_else_is_not_found(engine, question):
     answer = engine.answer(question)

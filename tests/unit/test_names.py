@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 
 from assistant.answering.base import RetrievedPassage
-from assistant.answering.extractive.names import asked_names, describes_name, identity_name, missing_names
+from assistant.answering.extractive.names import asked_names, describes_name, identity_name, missing_names, missing_subject
 
 
 @pytest.mark.parametrize("question,names", [
@@ -55,6 +55,17 @@ def test_a_name_outside_the_retrieved_passages_counts_where_the_whole_article_is
     assert missing_names(question, [replace(led, article=story)], "s", whole_article=False) == ["mvp"]
     other = "The Chiefs beat the Eagles 38-35. Patrick Mahomes led the comeback."
     assert missing_names(question, [replace(led, article=other)], "s") == ["mvp"]
+
+
+def test_a_figure_or_date_from_an_article_that_never_names_the_asked_subject_is_of_something_else():
+    measles = passage("m", "The county recorded 87 measles cases between January and August.", "Measles returns")
+    inflation = passage("b", "Inflation was 5.8 percent in October.", "Bank raises its rate")
+    assert missing_subject("January", ["inflation"], [measles], "m")
+    assert not missing_subject("5.8 percent", ["inflation"], [inflation], "b")
+    assert not missing_subject("the county", ["inflation"], [measles], "m")  # not a figure or a date: not judged
+    assert not missing_subject("87", ["people"], [measles], "m")  # a light noun asks nothing
+    told = replace(measles, article="Inflation is low, officials say. The county recorded 87 measles cases.")
+    assert not missing_subject("January", ["inflation"], [told], "m")  # the whole article names it
 
 
 def test_a_publisher_is_named_by_its_articles_web_address():

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 from assistant.answering.base import NOT_FOUND, Draft, Evidence, RetrievedPassage
 from assistant.answering.extractive.confidence import ConfidenceModel, confidence_features
 from assistant.answering.extractive.deeds import TIMES, past_for_a_future, pronoun_for_another, time_of_another_deed
-from assistant.answering.extractive.names import describes_name, identity_name, missing_names
+from assistant.answering.extractive.names import describes_name, identity_name, missing_names, missing_subject
 from assistant.answering.extractive.patterns import deed_without_doer
 from assistant.answering.extractive.quantity import (
     amount_of_something_else,
@@ -193,6 +193,8 @@ class Extractor:
             # right and 4 wrong short answers through here ("ABC" for who hosts the Academy Awards)
             short, confidence = None, 0.0
             evidence_confidence = 0.0
+        elif short and missing_subject(short, subject_nouns(docs[0]), passages, passages[best.passage].doc_id):
+            short, confidence = None, 0.0  # "January" of a measles story for "What was inflation in August?"
         features["parsed"] = float(len(top))  # diagnostics for the bench, not confidence inputs
         features["embedded"] = float(any(s.emb is not None for s in sents))
         result = ExtractiveResult(

@@ -19,7 +19,7 @@ import re
 from urllib.parse import urlsplit
 
 from assistant.answering.base import RetrievedPassage
-from assistant.answering.extractive.text import STOP, content_stems, question_parts, stem, tokens
+from assistant.answering.extractive.text import LIGHT, STOP, content_stems, question_parts, stem, tokens
 
 _ORDINAL = re.compile(r"^\d+(?:st|nd|rd|th)$", re.I)
 _ASKING = frozenset("which what whose".split())
@@ -104,6 +104,27 @@ def missing_names(question: str, passages: list[RetrievedPassage], doc_id: str, 
     if missing and article and whole_article:  # the retrieved passages lack some: the whole article may have them
         missing = _missing([n for n in names if n[0] in missing], mine, [article, mine[0].title or ""])
     return missing
+
+
+def missing_subject(answer: str, nouns: list[str], passages: list[RetrievedPassage], doc_id: str) -> bool:
+    """The answer is a figure or a date, and none of the question's subject nouns (`spans.subject_nouns`:
+    "inflation" of "What was inflation in August?") is anywhere in article `doc_id` (its whole text where
+    the retriever read it, else its retrieved passages and title): it is a figure of something else
+    ("January" of a measles story's "between January and August"). Figures and dates only: SQuAD 2.0
+    asks of names in other words ("What was Hero of Alexandria's nationality?" -> "Greek"), and judging
+    every answer so refused 9 right ones there. A question whose subject has no common noun is not judged."""
+    asked = {stem(noun.lower()) for noun in nouns if noun.lower() not in STOP and noun.lower() not in LIGHT}
+    if not asked or not _FIGURE_OR_DATE.search(answer):
+        return False
+    mine = [p for p in passages if p.doc_id == doc_id]
+    article = next((p.article for p in mine if p.article), None)
+    texts = [article] if article else [p.text for p in mine]
+    found = {word for text in [*texts, *(p.title or "" for p in mine)] for word in content_stems(text)}
+    return not asked & found
+
+
+_FIGURE_OR_DATE = re.compile(r"\d|\b(?:January|February|March|April|May|June|July|August|September|October|November|"
+                             r"December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b")
 
 
 def _missing(names: list[tuple[str, str, bool]], mine: list[RetrievedPassage], texts: list[str]) -> list[str]:

@@ -28,7 +28,7 @@ from assistant.answering.base import Draft, Evidence, RetrievedPassage
 from assistant.answering.extractive.answerer import MAX_ANSWER_WORDS, EvidenceSentence, ExtractiveAnswerer, default_nlp
 from assistant.answering.extractive.confidence import calibrated_threshold
 from assistant.answering.extractive.deeds import TIMES, asks_the_future, past_for_a_future, pronoun_for_another, time_of_another_deed
-from assistant.answering.extractive.names import describes_name, identity_name, missing_names
+from assistant.answering.extractive.names import describes_name, identity_name, missing_names, missing_subject
 from assistant.answering.extractive.quantity import (
     amount_of_something_else,
     asks_amount,
@@ -172,6 +172,9 @@ class ReaderAnswerer:
             found, echo = None, False
         if found is not None and missing_names(question, passages, passages[shown[found.sentence].passage].doc_id):
             found, echo = None, False  # "Storm Hollis" asked, answered from an article without it: not this article
+        elif found is not None and missing_subject(said, subject_nouns(self._nlp()(question)), passages,
+                                                   passages[shown[found.sentence].passage].doc_id):
+            found, echo = None, False  # a date of a measles story for "What was inflation in August?"
         if found is None and not echo and asked.kind == "yesno":
             # "Did Northvale buy SolarCrest?": no sentence says "yes", so the model's yes or no is never
             # supported and is not shown; the extractive stage's sentences are, without a short answer,
