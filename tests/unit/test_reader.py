@@ -17,7 +17,7 @@ import pytest
 from assistant.answering.base import Draft, RetrievedPassage
 from assistant.answering.extractive.answerer import EvidenceSentence, ExtractiveAnswerer, ExtractiveResult
 from assistant.answering.reader import models, support
-from assistant.answering.reader.answerer import ReaderAnswerer, messages, reading
+from assistant.answering.reader.answerer import ReaderAnswerer, messages, names_lacked, reading
 from assistant.answering.reader.calibration import FEATURES, ReaderCalibration, decline_probability
 from assistant.answering.reader.runtime import Generation, LlamaReader, ReaderBusy
 from assistant.condense import keeps_content, rule_based, short_answer_of, with_llm, with_short_answer
@@ -215,9 +215,11 @@ def test_an_answer_said_in_two_articles_is_taken_from_the_one_naming_what_is_ask
     question = "What was the name of BSkyB's digital service launched under?"
     first = support.support("Sky Digital", [s.text for s in shown], question)
     assert first.sentence == 0  # the first sentence saying it
-    chosen = ReaderAnswerer._in_the_named_article(question, passages, shown, first, "Sky Digital", question)
+    chosen = ReaderAnswerer._in_the_named_article(names_lacked(question, passages, shown), shown, first, "Sky Digital",
+                                                  question)
     assert (chosen.sentence, named[chosen.start:chosen.end]) == (1, "Sky Digital")
-    alone = ReaderAnswerer._in_the_named_article(question, passages[:1], shown[:1], first, "Sky Digital", question)
+    alone = ReaderAnswerer._in_the_named_article(names_lacked(question, passages[:1], shown[:1]), shown[:1], first,
+                                                  "Sky Digital", question)
     assert alone == first  # no other sentence: the check of the names judges it later
 
 

@@ -100,7 +100,7 @@ def missing_names(question: str, passages: list[RetrievedPassage], doc_id: str, 
         return []
     mine = [p for p in passages if p.doc_id == doc_id]
     missing = _missing(names, mine, [text for p in mine for text in (p.text, p.title or "")])
-    article = next((p.article for p in mine if p.article), None)
+    article = _article(mine)
     if missing and article and whole_article:  # the retrieved passages lack some: the whole article may have them
         missing = _missing([n for n in names if n[0] in missing], mine, [article, mine[0].title or ""])
     return missing
@@ -117,7 +117,7 @@ def missing_subject(answer: str, nouns: list[str], passages: list[RetrievedPassa
     if not asked or not _FIGURE_OR_DATE.search(answer):
         return False
     mine = [p for p in passages if p.doc_id == doc_id]
-    article = next((p.article for p in mine if p.article), None)
+    article = _article(mine)
     texts = [article] if article else [p.text for p in mine]
     found = {word for text in [*texts, *(p.title or "" for p in mine)] for word in content_stems(text)}
     return not asked & found
@@ -125,6 +125,11 @@ def missing_subject(answer: str, nouns: list[str], passages: list[RetrievedPassa
 
 _FIGURE_OR_DATE = re.compile(r"\d|\b(?:January|February|March|April|May|June|July|August|September|October|November|"
                              r"December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b")
+
+
+def _article(mine: list[RetrievedPassage]) -> str | None:
+    """The whole text of the article these passages come from, where the retriever read it."""
+    return next((p.article for p in mine if p.article), None)
 
 
 def _missing(names: list[tuple[str, str, bool]], mine: list[RetrievedPassage], texts: list[str]) -> list[str]:

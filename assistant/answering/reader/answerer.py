@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -78,6 +78,7 @@ class ReaderAnswerer:
         self.last_features: dict[str, float] = {}  # the bench reads these (and the reply) to fit the calibration
         self.last_reply = ""
         self.last_timings: dict = {}  # llama.cpp's prompt and generation token counts and times
+        self._parsed: tuple[str, object] | None = None  # the last question and its parse (`_question_doc`)
 
     def close(self) -> None:
         self.fallback.close()
@@ -132,7 +133,8 @@ class ReaderAnswerer:
         answer = sup.clean(text)
         # a reply cut off mid-phrase is not trimmed to a part of it: its part would end mid-name ("The Tragedy of")
         found = sup.support(answer, [s.text for s in shown], "" if cut_off else question) if answer else None
-        found = self._in_the_named_article(question, passages, shown, found, answer, "" if cut_off else question)
+        lacks = names_lacked(question, passages, shown)
+        found = self._in_the_named_article(lacks, shown, found, answer, "" if cut_off else question)
         if found is not None and found.exact:  # "5.8 percent" told of October for "What was inflation in September?",
             # the level reached ("to 4.75 percent") for "By how much did the bank raise its rate?"
             span = figure_asked(question, shown[found.sentence].text, found.start, found.end)
@@ -160,7 +162,7 @@ class ReaderAnswerer:
         elif found is not None and wants_number(asked) and not has_number(said):
             found = None  # "cash" for "What is Northvale paying for SolarCrest?": a sum needs a number
         elif found is not None and asks_amount(question) and amount_of_something_else(
-                question, subject_nouns(self._nlp()(question)), shown[found.sentence].text):
+                question, subject_nouns(self._question_doc(question)), shown[found.sentence].text):
             found = None  # the cost of the clinics for "How much did the campaign cost?"
         elif found is not None and self._of_someone_else(question, passages, shown[found.sentence]):
             found = None  # "31" of "He scored 31 goals" (Reyes) for "How many goals did Liam Foster score?"
@@ -170,9 +172,9 @@ class ReaderAnswerer:
             if extractive.short_answer and extractive.evidence and speaks(extractive.evidence[0].text):
                 return Draft(extractive.answer, extractive.evidence, extractive.short_answer, confidence)
             found, echo = None, False
-        if found is not None and missing_names(question, passages, passages[shown[found.sentence].passage].doc_id):
+        if found is not None and lacks(found.sentence):
             found, echo = None, False  # "Storm Hollis" asked, answered from an article without it: not this article
-        elif found is not None and missing_subject(said, subject_nouns(self._nlp()(question)), passages,
+        elif found is not None and missing_subject(said, subject_nouns(self._question_doc(question)), passages,
                                                    passages[shown[found.sentence].passage].doc_id):
             found, echo = None, False  # a date of a measles story for "What was inflation in August?"
         if found is None and not echo and asked.kind == "yesno":
@@ -208,7 +210,7 @@ class ReaderAnswerer:
         if kind == "who":  # "the council" of "the council and tribal elders"
             nlp = self._nlp()
             doc = nlp(sentence.text)
-            apply_parse(asked, nlp(question))
+            apply_parse(asked, self._question_doc(question))
             if speaker_of_the_deed(asked, doc, found.start, found.end):
                 # "Daniel Mercer" of "Daniel Mercer said the fire was probably caused by a power line" for "Who
                 # caused the fire?": he said who did it; the best sentences are shown, no one claimed
@@ -237,8 +239,7 @@ class ReaderAnswerer:
         something was where the question asks when or how long it will be (parsed only where they may apply)."""
         if asked.kind not in TIMES or (asked.kind != "when" and not asks_the_future(question)):
             return False
-        nlp = self._nlp()
-        question_doc, doc = nlp(question), nlp(sentence)
+        question_doc, doc = self._question_doc(question), self._nlp()(sentence)
         return ((asked.kind == "when" and time_of_another_deed(question_doc, doc, start, end))
                 or past_for_a_future(question_doc, doc, start, end))
 
@@ -248,27 +249,35 @@ class ReaderAnswerer:
         if not _HE_OR_SHE.search(sentence.text):
             return False
         nlp = self._nlp()
-        question_doc = nlp(question)
+        question_doc = self._question_doc(question)
         if not any(e.label_ == "PERSON" for e in question_doc.ents):
             return False
         before = _previous(passages, sentence)
         return pronoun_for_another(question_doc, nlp(sentence.text), nlp(before.text) if before is not None else None)
 
     @staticmethod
-    def _in_the_named_article(question: str, passages: list[RetrievedPassage], shown: list[EvidenceSentence],
+    def _in_the_named_article(lacks: Callable[[int], list[str]], shown: list[EvidenceSentence],
                               found: sup.Support | None, answer: str, asked: str) -> sup.Support | None:
         """Where the answer stands in several shown sentences, the first in an article that has the question's
-        names (`missing_names`): "Sky Digital" for "What was the name of BSkyB's digital service launched under?"
-        of "BSkyB's digital service was ... launched ... under the name Sky Digital", not of "When Sky Digital
-        was launched in 1998 ..." in a paragraph that never says BSkyB."""
-        if found is None or not found.exact or not missing_names(question, passages, passages[shown[found.sentence].passage].doc_id):
+        names (`lacks`, of `names_lacked`): "Sky Digital" for "What was the name of BSkyB's digital service
+        launched under?" of "BSkyB's digital service was ... launched ... under the name Sky Digital", not of
+        "When Sky Digital was launched in 1998 ..." in a paragraph that never says BSkyB."""
+        if found is None or not found.exact or not lacks(found.sentence):
             return found
         for n in range(found.sentence + 1, len(shown)):
-            if not missing_names(question, passages, passages[shown[n].passage].doc_id):
+            if not lacks(n):
                 other = sup.support(answer, [shown[n].text], asked)
                 if other is not None and other.exact:
                     return replace(other, sentence=n)
         return found
+
+    def _question_doc(self, question: str):
+        """The question's parse, made once for the several checks that read it (held in a local, so a
+        thread judging another question meanwhile cannot hand back its parse)."""
+        parsed = self._parsed
+        if parsed is None or parsed[0] != question:
+            parsed = self._parsed = (question, self._nlp()(question))
+        return parsed[1]
 
     def _nlp(self):
         """spaCy: the extractive stage's, or this process's own where that stage runs in worker processes."""
@@ -280,6 +289,21 @@ class ReaderAnswerer:
         scale = self.calibration.abstain_threshold / max(calibrated_threshold(), 1e-6)
         return Draft(extractive.answer, extractive.evidence, extractive.short_answer,
                      min(1.0, extractive.confidence * scale), mode=mode)
+
+
+def names_lacked(question: str, passages: list[RetrievedPassage],
+                 shown: list[EvidenceSentence]) -> Callable[[int], list[str]]:
+    """`missing_names` for the article of shown sentence n, each article judged once (it may read the
+    whole article)."""
+    lacking: dict[str, list[str]] = {}
+
+    def lacks(n: int) -> list[str]:
+        doc_id = passages[shown[n].passage].doc_id
+        if doc_id not in lacking:
+            lacking[doc_id] = missing_names(question, passages, doc_id)
+        return lacking[doc_id]
+
+    return lacks
 
 
 def reading(passages: list[RetrievedPassage], ranked: list[EvidenceSentence],

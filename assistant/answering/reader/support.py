@@ -203,8 +203,9 @@ def echoes_question(answer: str, question: str, names_a_thing: Callable[[str, se
 
     Given `names_a_thing(answer, new_words)` (`names_a_thing` below, on the reader's parse), an answer
     with some words new is not an echo where those new words only name or describe a thing (nouns,
-    names, adjectives; not numbers: "Six-Day War" for "during the Seven-Day War?"): "Northern San Diego" for "Where are the majority of San Diego's business districts?", "the courts of
-    member states" for "Who can enforce the law when member states provide lesser rights?"."""
+    names, adjectives; not numbers: "Six-Day War" for "during the Seven-Day War?"): "Northern San
+    Diego" for "Where are the majority of San Diego's business districts?", "the courts of member
+    states" for "Who can enforce the law when member states provide lesser rights?"."""
     plain = re.findall(r"[^\W\d_]+", answer)
     if plain and speaks(question) and all(speaks(word) for word in plain):
         return True
